@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * kcloud_shopify.h
+ *	  Declarations shared between the C files of kcloud_shopify.
+ *
+ * Exported symbols carry a kcs_ prefix: every extension shares the
+ * backend's symbol namespace.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KCLOUD_SHOPIFY_H
+#define KCLOUD_SHOPIFY_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define KCS_EXTNAME			"kcloud_shopify"
+#define KCS_API_VERSION		"2026-10"
+
+/*
+ * State shared between backends and the sync worker.  Only cross-process
+ * facts live here; curl handles, jansson objects and the like stay local to
+ * the worker.
+ */
+typedef struct KcsSharedState
+{
+	LWLock	   *lock;			/* protects the non-atomic fields */
+	pid_t		worker_pid;		/* 0 when no worker runs */
+	int			worker_procno;	/* pgprocno of the worker, -1 if none */
+	pg_atomic_uint32 wake_pending;	/* set by committing writers */
+	pg_atomic_uint64 wakes_sent;	/* counters for the status view */
+} KcsSharedState;
+
+extern KcsSharedState *kcs_shared;
+
+/* module init / GUCs (kcloud_shopify.c) */
+extern char *kcs_database;
+
+/* capture (capture.c) */
+extern void kcs_request_wake(void);
+
+#endif							/* KCLOUD_SHOPIFY_H */
