@@ -63,8 +63,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/tupdesc.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -78,6 +84,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
@@ -85,6 +92,7 @@
 
 PG_FUNCTION_INFO_V1(kcloud_shopify_capture);
 PG_FUNCTION_INFO_V1(kcloud_shopify_capture_truncate);
+PG_FUNCTION_INFO_V1(kcloud_shopify_bind_members);
 
 /*
  * Statements touching at most this many rows take the row path.  Each row
@@ -856,4 +864,75 @@ kcloud_shopify_capture_truncate(PG_FUNCTION_ARGS)
 					 "set session_replication_role = replica and resynchronise afterwards.")));
 
 	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/*
+ * kcloud_shopify.bind_members(): make the capture triggers, and the schema
+ * kcloud_shopify if this CREATE EXTENSION created it, members of the
+ * extension.  Only the install script calls it, then drops it.
+ *
+ * A trigger created by an extension script is not an extension member: it
+ * merely depends on the (member) trigger function, so DROP EXTENSION would
+ * refuse to drop it without CASCADE, and pg_dump would dump it although
+ * CREATE EXTENSION recreates it.  Likewise the schema that CREATE EXTENSION
+ * creates from the control file's "schema" is not a member and would outlive
+ * DROP EXTENSION.  A pre-existing schema of that name is left alone.
+ */
+Datum
+kcloud_shopify_bind_members(PG_FUNCTION_ARGS)
+{
+	int			rc;
+	uint64		i;
+	int64		n = 0;
+	Oid			nspid;
+	HeapTuple	tup;
+
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("kcloud_shopify.bind_members() may only be called by CREATE EXTENSION")));
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	rc = SPI_execute("SELECT t.oid FROM pg_catalog.pg_trigger t"
+					 " WHERE t.tgfoid OPERATOR(pg_catalog.=) ANY (ARRAY["
+					 "'kcloud_shopify.capture()'::pg_catalog.regprocedure,"
+					 "'kcloud_shopify.capture_truncate()'::pg_catalog.regprocedure]::pg_catalog.oid[])",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		ObjectAddress trig;
+		bool		isnull;
+
+		trig.classId = TriggerRelationId;
+		trig.objectId = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+		trig.objectSubId = 0;
+		recordDependencyOnCurrentExtension(&trig, false);
+		n++;
+	}
+	if ((rc = SPI_finish()) != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
+
+	nspid = get_namespace_oid(KCS_EXTNAME, false);
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) &&
+		!OidIsValid(getExtensionOfObject(NamespaceRelationId, nspid)))
+	{
+		ObjectAddress nsp;
+
+		nsp.classId = NamespaceRelationId;
+		nsp.objectId = nspid;
+		nsp.objectSubId = 0;
+		recordDependencyOnCurrentExtension(&nsp, false);
+		n++;
+	}
+	ReleaseSysCache(tup);
+
+	PG_RETURN_INT64(n);
 }

@@ -137,3 +137,13 @@ CREATE TRIGGER kcloud_shopify_capture_update AFTER UPDATE ON ci.stock_group
     FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture('stock_group');
 CREATE TRIGGER kcloud_shopify_capture_truncate BEFORE TRUNCATE ON ci.stock_group
     FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture_truncate();
+
+-- Make the triggers (and the schema, if CREATE EXTENSION created it) members
+-- of the extension, so that DROP EXTENSION drops them and pg_dump leaves them
+-- to CREATE EXTENSION.  See capture.c.
+CREATE FUNCTION kcloud_shopify.bind_members()
+RETURNS bigint
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'kcloud_shopify_bind_members';
+SELECT kcloud_shopify.bind_members();
+DROP FUNCTION kcloud_shopify.bind_members();
