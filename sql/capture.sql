@@ -440,6 +440,10 @@ DROP TRIGGER bad ON public.t;
 CREATE TRIGGER bad AFTER INSERT ON public.t
     FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture('stock');
 INSERT INTO public.t VALUES (1);
+DROP TRIGGER bad ON public.t;
+CREATE TRIGGER bad AFTER INSERT ON public.t REFERENCING NEW TABLE AS newrows
+    FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture('stock');
+INSERT INTO public.t VALUES (1);
 DROP TABLE public.t;
 -- the worker's capture_wait() refuses where it could not do its job
 BEGIN ISOLATION LEVEL REPEATABLE READ;

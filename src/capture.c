@@ -883,6 +883,16 @@ kcloud_shopify_capture(PG_FUNCTION_ARGS)
 				 errhint("Create it with REFERENCING OLD TABLE AS %s / NEW TABLE AS %s.",
 						 KCS_OLD_TABLE, KCS_NEW_TABLE)));
 
+	/* the set path's SQL refers to the transition tables by these names */
+	if ((trigger->tgoldtable && strcmp(trigger->tgoldtable, KCS_OLD_TABLE) != 0) ||
+		(trigger->tgnewtable && strcmp(trigger->tgnewtable, KCS_NEW_TABLE) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("kcloud_shopify capture trigger \"%s\" has wrongly named transition tables",
+						trigger->tgname),
+				 errhint("Create it with REFERENCING OLD TABLE AS %s / NEW TABLE AS %s.",
+						 KCS_OLD_TABLE, KCS_NEW_TABLE)));
+
 	rows = tuplestore_tuple_count(ev == KCS_EV_DELETE ? trigdata->tg_oldtable
 								  : trigdata->tg_newtable);
 	if (rows == 0)
