@@ -124,6 +124,9 @@ PG_FUNCTION_INFO_V1(kcloud_shopify_capture_wait);
 /* size classes of the set path's kept plans: <=100, <=10k, <=1M, more */
 #define KCS_SIZE_CLASSES	4
 
+/* a bulk UPDATE sends its dirty keys in chunks of this many rows */
+#define KCS_BATCH_MAX		10000
+
 /* transition table names used by the triggers in sql/install/15_capture.sql */
 #define KCS_OLD_TABLE		"kcs_old"
 #define KCS_NEW_TABLE		"kcs_new"
@@ -252,7 +255,8 @@ typedef struct KcsCacheEntry
 	int			ncared;
 	KcsColumn	cared[KCS_MAX_COLS];
 	SPIPlanPtr	row_plan;
-	SPIPlanPtr	set_plans[KCS_NEVENTS][KCS_SIZE_CLASSES];
+	SPIPlanPtr	set_plans[KCS_NEVENTS][KCS_SIZE_CLASSES];	/* INSERT, DELETE */
+	SPIPlanPtr	update_plan;	/* UPDATE: keys as arrays */
 } KcsCacheEntry;
 
 /*
@@ -398,53 +402,39 @@ kcs_append_row_plan(StringInfo sql, const KcsRule *rule, int nkeys)
 	appendStringInfoString(sql, KCS_ON_CONFLICT);
 }
 
-/* "not distinct" test of one column of o and n, in SQL */
-static void
-kcs_append_not_distinct(StringInfo sql, const char *col)
-{
-	appendStringInfo(sql,
-					 "((o.%s IS NULL AND n.%s IS NULL)"
-					 " OR (o.%s OPERATOR(pg_catalog.=) n.%s) IS TRUE)",
-					 col, col, col, col);
-}
-
 /*
- * The set path's SQL for one event: the dirty keys of the transition tables
- * as (key1, key2), then the rule's target.
+ * The set path's SQL.  The dirty keys come as (key1, key2) from
+ *	- INSERT / DELETE: the transition table itself (kcs_new / kcs_old);
+ *	- UPDATE: text arrays $1 (and $2) of the keys the C code found dirty by
+ *	  comparing the i-th OLD and NEW tuples (SQL cannot pair transition
+ *	  rows by position; pairing them by primary key costs a sort or hash
+ *	  of both tables, more than the UPDATE itself for 100k rows).
+ * Then the rule's target and ON CONFLICT DO NOTHING: an entity already
+ * pending costs one probe of the pending index.  (An anti-join against the
+ * queue first looked cheaper but its plan depends on the queue's statistics,
+ * which are stale exactly when the queue grows fast: a nested loop over all
+ * pending rows per key.  The index probe is O(log n) whatever the stats.)
+ * Duplicate keys need no DISTINCT unless many rows map to one key: a
+ * repeated key conflicts with the row this statement just inserted.
  */
 static char *
 kcs_build_set_sql(const KcsRule *rule, KcsEvent ev)
 {
 	StringInfoData src;
+	StringInfoData cand;
 	StringInfoData sql;
 	const char *k2 = rule->keys[1];
-	int			i;
 
 	initStringInfo(&src);
-	if (ev == KCS_EV_UPDATE)
-	{
-		/* both sides of every pair that differs in a cared column */
-		appendStringInfoString(&src, "SELECT v.key1, v.key2 FROM " KCS_OLD_TABLE
-							   " o FULL JOIN " KCS_NEW_TABLE " n ON ");
-		for (i = 0; rule->pkey[i] != NULL; i++)
-			appendStringInfo(&src, "%so.%s OPERATOR(pg_catalog.=) n.%s",
-							 i > 0 ? " AND " : "", rule->pkey[i], rule->pkey[i]);
-		appendStringInfo(&src,
-						 " CROSS JOIN LATERAL (VALUES"
-						 " (o.%s::pg_catalog.text, %s%s::pg_catalog.text),"
-						 " (n.%s::pg_catalog.text, %s%s::pg_catalog.text))"
-						 " v(key1, key2)"
-						 " WHERE v.key1 IS NOT NULL AND NOT (",
-						 rule->keys[0], k2 ? "o." : "", k2 ? k2 : "''",
-						 rule->keys[0], k2 ? "n." : "", k2 ? k2 : "''");
-		for (i = 0; rule->cared[i] != NULL; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&src, " AND ");
-			kcs_append_not_distinct(&src, rule->cared[i]);
-		}
-		appendStringInfoChar(&src, ')');
-	}
+	if (ev == KCS_EV_UPDATE && k2)
+		appendStringInfoString(&src,
+							   "SELECT u.key1, u.key2 FROM ROWS FROM"
+							   " (pg_catalog.unnest($1::pg_catalog.text[]),"
+							   " pg_catalog.unnest($2::pg_catalog.text[])) AS u(key1, key2)");
+	else if (ev == KCS_EV_UPDATE)
+		appendStringInfoString(&src,
+							   "SELECT u.key1, ''::pg_catalog.text AS key2"
+							   " FROM pg_catalog.unnest($1::pg_catalog.text[]) AS u(key1)");
 	else
 		appendStringInfo(&src,
 						 "SELECT t.%s::pg_catalog.text AS key1,"
@@ -454,46 +444,51 @@ kcs_build_set_sql(const KcsRule *rule, KcsEvent ev)
 						 ev == KCS_EV_INSERT ? KCS_NEW_TABLE : KCS_OLD_TABLE,
 						 rule->keys[0]);
 
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, KCS_QUEUE_INSERT);
+	initStringInfo(&cand);
 	switch (rule->target)
 	{
 		case KCS_TARGET_DIRECT:
-			appendStringInfo(&sql, "SELECT DISTINCT '%s', s.key1, s.key2 FROM (%s) s",
-							 rule->kind, src.data);
+			appendStringInfo(&cand, "SELECT s.key1, s.key2 FROM (%s) s", src.data);
 			break;
 		case KCS_TARGET_WEB_STOCK:
-			appendStringInfo(&sql,
-							 "SELECT DISTINCT '%s', s.key1, s.key2 FROM (%s) s"
+			appendStringInfo(&cand,
+							 "SELECT s.key1, s.key2 FROM (%s) s"
 							 " JOIN ci.branch b"
 							 " ON b.branch_code OPERATOR(pg_catalog.=) s.key2"
 							 " WHERE b.web_stock",
-							 rule->kind, src.data);
+							 src.data);
 			break;
 		case KCS_TARGET_FANOUT:
-			appendStringInfo(&sql,
-							 "SELECT DISTINCT '%s', f.%s::pg_catalog.text, %s%s::pg_catalog.text"
+			appendStringInfo(&cand,
+							 "SELECT f.%s::pg_catalog.text AS key1, %s%s::pg_catalog.text AS key2"
 							 " FROM %s f WHERE EXISTS (SELECT 1 FROM (%s) s"
 							 " WHERE s.key1 OPERATOR(pg_catalog.=) f.%s)",
-							 rule->kind, rule->fanout_keys[0],
+							 rule->fanout_keys[0],
 							 rule->fanout_keys[1] ? "f." : "",
 							 rule->fanout_keys[1] ? rule->fanout_keys[1] : "''",
 							 rule->fanout_table, src.data, rule->fanout_match);
 			break;
 	}
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 KCS_QUEUE_INSERT
+					 "SELECT %s'%s', c.key1, c.key2 FROM (%s) c",
+					 rule->sorted ? "DISTINCT " : "", rule->kind, cand.data);
 	if (rule->sorted)
 		appendStringInfoString(&sql, " ORDER BY 2, 3");
 	appendStringInfoString(&sql, KCS_ON_CONFLICT);
 	pfree(src.data);
+	pfree(cand.data);
 	return sql.data;
 }
 
 static SPIPlanPtr
-kcs_prepare_kept(const char *sql, int nargs, Oid *argtypes)
+kcs_prepare_kept(const char *sql, int nargs, Oid *argtypes, int cursor_options)
 {
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(sql, nargs, argtypes);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
@@ -511,6 +506,9 @@ kcs_free_plans(KcsCacheEntry *entry)
 	if (entry->row_plan)
 		SPI_freeplan(entry->row_plan);
 	entry->row_plan = NULL;
+	if (entry->update_plan)
+		SPI_freeplan(entry->update_plan);
+	entry->update_plan = NULL;
 	for (e = 0; e < KCS_NEVENTS; e++)
 		for (c = 0; c < KCS_SIZE_CLASSES; c++)
 		{
@@ -576,7 +574,7 @@ kcs_get_entry(Relation rel, const KcsRule *rule, int ruleno)
 	kcs_append_row_plan(&sql, rule, entry->nkeys);
 	entry->row_plan = kcs_prepare_kept(sql.data,
 									   rule->target == KCS_TARGET_FANOUT ? 1 : entry->nkeys,
-									   argtypes);
+									   argtypes, 0);
 	pfree(sql.data);
 
 	entry->valid = true;
@@ -753,6 +751,153 @@ kcs_size_class(int64 rows)
 	return 3;
 }
 
+/* dirty keys of a bulk UPDATE, collected as text arrays */
+typedef struct KcsKeyBatch
+{
+	MemoryContext cxt;
+	ArrayBuildState *keys[KCS_MAX_KEYS];
+	int			n;
+} KcsKeyBatch;
+
+static void
+kcs_batch_flush(KcsCacheEntry *entry, KcsKeyBatch *batch)
+{
+	Datum		values[KCS_MAX_KEYS];
+	int			i;
+	int			rc;
+
+	if (batch->n == 0)
+		return;
+	for (i = 0; i < entry->nkeys; i++)
+		values[i] = makeArrayResult(batch->keys[i], batch->cxt);
+	rc = SPI_execute_plan(entry->update_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "kcloud_shopify capture: set-wise queue insert failed: %s",
+			 SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		kcs_request_wake();
+	MemoryContextReset(batch->cxt);
+	for (i = 0; i < KCS_MAX_KEYS; i++)
+		batch->keys[i] = NULL;
+	batch->n = 0;
+}
+
+static void
+kcs_batch_add(KcsCacheEntry *entry, KcsKeyBatch *batch, TupleTableSlot *slot)
+{
+	Datum		values[KCS_MAX_KEYS];
+	int			i;
+
+	for (i = 0; i < entry->nkeys; i++)
+	{
+		KcsColumn  *col = &entry->keys[i];
+		bool		isnull;
+
+		values[i] = slot_getattr(slot, col->attnum, &isnull);
+		if (isnull)
+			return;				/* names nothing, as on the row path */
+	}
+	for (i = 0; i < entry->nkeys; i++)
+	{
+		KcsColumn  *col = &entry->keys[i];
+		Datum		d = values[i];
+
+		if (!col->is_text)
+		{
+			MemoryContext old = MemoryContextSwitchTo(batch->cxt);
+
+			d = PointerGetDatum(cstring_to_text(OutputFunctionCall(&col->out, d)));
+			MemoryContextSwitchTo(old);
+		}
+		/* copies (and detoasts) the datum */
+		batch->keys[i] = accumArrayResult(batch->keys[i], d, false, TEXTOID,
+										  batch->cxt);
+	}
+	batch->n++;
+}
+
+/*
+ * Bulk UPDATE: pair the transition tuples here, as the row path does, and
+ * send the dirty keys in chunks to one set-wise statement.  A bulk UPDATE
+ * that changes nothing we care about runs no SQL at all.
+ */
+static void
+kcs_update_set_path(TriggerData *trigdata, const KcsRule *rule,
+					KcsCacheEntry *entry)
+{
+	TupleDesc	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	TupleTableSlot *oslot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+	TupleTableSlot *nslot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+	KcsKeyBatch batch;
+	MemoryContext pair_cxt;
+
+	memset(&batch, 0, sizeof(batch));
+	batch.cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "kcloud_shopify capture batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	/* equality functions may leak (detoasting): reset per pair */
+	pair_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									 "kcloud_shopify capture pair",
+									 ALLOCSET_SMALL_SIZES);
+
+	if (entry->update_plan == NULL)
+	{
+		char	   *sql = kcs_build_set_sql(rule, KCS_EV_UPDATE);
+		Oid			argtypes[KCS_MAX_KEYS] = {TEXTARRAYOID, TEXTARRAYOID};
+
+		/*
+		 * A custom plan each time: the planner then sees the arrays and
+		 * their length, which range from a few to millions of keys.
+		 */
+		entry->update_plan = kcs_prepare_kept(sql, entry->nkeys, argtypes,
+											  CURSOR_OPT_CUSTOM_PLAN);
+		pfree(sql);
+	}
+
+	kcs_ts_rewind(trigdata->tg_oldtable);
+	kcs_ts_rewind(trigdata->tg_newtable);
+	for (;;)
+	{
+		bool		have_old = tuplestore_gettupleslot(trigdata->tg_oldtable,
+													   true, false, oslot);
+		bool		have_new = tuplestore_gettupleslot(trigdata->tg_newtable,
+													   true, false, nslot);
+		bool		changed;
+		bool		moved = false;
+		MemoryContext old;
+
+		if (!have_old || !have_new)
+		{
+			if (have_old != have_new)
+				elog(ERROR, "kcloud_shopify capture: transition tables of an UPDATE differ in length");
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+
+		old = MemoryContextSwitchTo(pair_cxt);
+		changed = kcs_row_changed(entry, oslot, nslot);
+		if (changed)
+			moved = !kcs_same_key(entry, oslot, nslot);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(pair_cxt);
+		if (!changed)
+			continue;
+
+		kcs_batch_add(entry, &batch, nslot);
+		if (moved)
+			kcs_batch_add(entry, &batch, oslot);
+		if (batch.n >= KCS_BATCH_MAX)
+			kcs_batch_flush(entry, &batch);
+	}
+	kcs_batch_flush(entry, &batch);
+
+	ExecDropSingleTupleTableSlot(oslot);
+	ExecDropSingleTupleTableSlot(nslot);
+	MemoryContextDelete(pair_cxt);
+	MemoryContextDelete(batch.cxt);
+}
+
+/* Bulk INSERT / DELETE: one statement over the transition table. */
 static void
 kcs_set_path(TriggerData *trigdata, const KcsRule *rule, KcsCacheEntry *entry,
 			 KcsEvent ev, int64 rows)
@@ -760,6 +905,12 @@ kcs_set_path(TriggerData *trigdata, const KcsRule *rule, KcsCacheEntry *entry,
 	int			rc;
 	int			sc = kcs_size_class(rows);
 	SPIPlanPtr	plan;
+
+	if (ev == KCS_EV_UPDATE)
+	{
+		kcs_update_set_path(trigdata, rule, entry);
+		return;
+	}
 
 	rc = SPI_register_trigger_data(trigdata);
 	if (rc != SPI_OK_TD_REGISTER)
@@ -771,7 +922,7 @@ kcs_set_path(TriggerData *trigdata, const KcsRule *rule, KcsCacheEntry *entry,
 	{
 		char	   *sql = kcs_build_set_sql(rule, ev);
 
-		plan = kcs_prepare_kept(sql, 0, NULL);
+		plan = kcs_prepare_kept(sql, 0, NULL, 0);
 		entry->set_plans[ev][sc] = plan;
 		pfree(sql);
 	}
