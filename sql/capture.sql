@@ -407,6 +407,18 @@ REVOKE ALL ON SCHEMA ci FROM regress_kcs_pos;
 DROP ROLE regress_kcs_pos;
 
 --
+-- A bulk UPDATE larger than one chunk of keys (10000 rows)
+--
+INSERT INTO ci.customer (customer_code) SELECT 'CZ' || i FROM generate_series(1, 10050) i;
+SELECT kind, n FROM take();
+UPDATE ci.customer SET first_name = 'Zed' WHERE customer_code LIKE 'CZ%';
+SELECT kind, n FROM take();
+UPDATE ci.customer SET customer_code = customer_code || 'Z' WHERE customer_code LIKE 'CZ%';
+SELECT kind, n FROM take();
+DELETE FROM ci.customer WHERE customer_code LIKE 'CZ%';
+SELECT kind, n FROM take();
+
+--
 -- Cached rules follow ALTER TABLE (relcache invalidation), on both paths
 --
 UPDATE ci.customer SET phone = '1' WHERE customer_code = 'C1';

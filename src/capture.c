@@ -25,14 +25,17 @@
  *	  column with the type's equality (IS DISTINCT FROM semantics), and one
  *	  kept plan "INSERT ... VALUES ($1, $2) ON CONFLICT DO NOTHING" runs per
  *	  dirty key: no parse, no plan, no join per statement;
- *	- set path (bulk statements): one kept INSERT ... SELECT DISTINCT ...
- *	  ON CONFLICT DO NOTHING over the transition tables, registered with
- *	  SPI_register_trigger_data.  Old and new rows are paired by primary key
- *	  (a FULL JOIN), which finds exactly the same dirty keys as the row path:
- *	  the primary key is part of the compared columns, so a row whose key
- *	  changed shows up on both sides.  Its plan is kept per size class of the
- *	  transition table, because the planner's row estimate for a transition
- *	  table is fixed when the statement is parsed.
+ *	- set path (bulk statements): one set-wise INSERT ... SELECT ...
+ *	  ON CONFLICT DO NOTHING per statement, kept.  INSERT and DELETE read
+ *	  the transition table in SQL (registered with SPI_register_trigger_data;
+ *	  plans kept per size class of the table, because the planner's row
+ *	  estimate for a transition table is fixed when the statement is parsed).
+ *	  UPDATE pairs the OLD and NEW tuples here, like the row path -- SQL
+ *	  cannot pair transition rows by position, and pairing by primary key
+ *	  costs a sort or hash of both tables -- and passes the dirty keys as
+ *	  text arrays, in chunks of KCS_BATCH_MAX rows, to a kept statement that
+ *	  is planned for each call (the arrays range from 9 to millions of keys).
+ *	  A bulk UPDATE that changes nothing we care about runs no SQL at all.
  *
  * An entity that is already pending costs one index probe and no write.
  * That alone would lose changes: a transaction T whose capture found the
