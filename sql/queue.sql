@@ -113,6 +113,13 @@ SELECT kcloud_shopify.queue_recover(true);
 SELECT * FROM qstate WHERE kind = 'inventory';
 SELECT kcloud_shopify.queue_recover(true);
 
+-- claims take the oldest change first, whatever the key
+SELECT kcloud_shopify.enqueue('location', 'B9');
+SELECT kcloud_shopify.enqueue('location', 'B0');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
+
 -- only the owner may use the queue
 CREATE ROLE regress_kcs_nobody;
 SET ROLE regress_kcs_nobody;

@@ -80,7 +80,9 @@ $$;
 
 /*
  * Claim up to p_limit pending entities of one kind whose retry time has
- * come, skipping entities still in flight and rows locked by anybody else.
+ * come, oldest first, skipping entities still in flight and rows locked by
+ * anybody else.  After committing the claim and before reading CI rows the
+ * worker must call kcloud_shopify.capture_wait() (see 15_capture.sql).
  * The claim moves rows out of the pending set, so a concurrent capture of
  * the same entity waits at most for this short transaction and then queues
  * a fresh pending row.
@@ -108,7 +110,7 @@ BEGIN
            AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.queue f
                             WHERE f.state = 'in_flight' AND f.kind = q.kind
                               AND f.key1 = q.key1 AND f.key2 = q.key2)
-         ORDER BY q.kind, q.key1, q.key2
+         ORDER BY q.enqueued_at, q.key1, q.key2     -- oldest first: no key starves
          LIMIT p_limit
            FOR UPDATE SKIP LOCKED
     )
