@@ -67,7 +67,7 @@
  *
  * TRUNCATE is refused (kcloud_shopify_capture_truncate, a BEFORE TRUNCATE
  * trigger): TRUNCATE reports no rows, so the removed entities cannot be
- * named, and marking "everything" would hide the real problem — a CI table
+ * named, and marking "everything" would hide the real problem -- a CI table
  * emptied behind the sync's back.  docs/capture.md explains the choice.
  *
  * session_replication_role = replica disables capture: the triggers are
