@@ -364,7 +364,7 @@ function makeViews(st) {
       __typename: 'Order', id: o.id, legacyResourceId: numOf(o.id), name: o.name, number: o.number, email: o.email, phone: o.phone,
       note: o.note, tags: o.tags || [], test: !!o.test, sourceName: o.sourceName, sourceIdentifier: o.sourceIdentifier || null, poNumber: o.poNumber || null,
       createdAt: iso(o.createdAt), updatedAt: iso(o.updatedAt), processedAt: iso(o.processedAt), cancelledAt: iso(o.cancelledAt), closedAt: iso(o.closedAt),
-      closed: !!o.closedAt, cancelReason: null, confirmed: true, edited: false, taxExempt: false, dutiesIncluded: false, estimatedTaxes: false,
+      closed: !!o.closedAt, cancelReason: o.cancelReason || null, confirmed: true, edited: false, taxExempt: false, dutiesIncluded: false, estimatedTaxes: false,
       currencyCode: cur(), presentmentCurrencyCode: cur(), taxesIncluded: !!o.taxesIncluded,
       displayFinancialStatus: () => financialStatus(o), displayFulfillmentStatus: () => fulfillmentStatus(o),
       fullyPaid: () => T().received >= T().total, unpaid: () => T().received === 0,

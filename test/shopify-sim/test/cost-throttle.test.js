@@ -79,3 +79,11 @@ test('bucket restores at restoreRate per second', async () => {
   const high = (await t2.gql('{ shop { name } }')).body.extensions.cost.throttleStatus.currentlyAvailable;
   assert.ok(high - low >= 3 && high - low <= 6, `${low} -> ${high}`);
 });
+
+test('fragments on an abstract type cost the most expensive alternative; nodes(ids) per id', async () => {
+  const t = await mk();
+  const r = await t.gql('query($id: ID!) { node(id: $id) { id ... on Product { title options { name } } ... on Customer { email } } }', { id: 'gid://shopify/Product/1' });
+  assert.equal(r.body.extensions.cost.requestedQueryCost, 2); // node 1 + max(Product: options 1, Customer: 0)
+  const r2 = await t.gql('query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['gid://shopify/Product/1', 'gid://shopify/Product/2', 'gid://shopify/Product/3'] });
+  assert.equal(r2.body.extensions.cost.requestedQueryCost, 3);
+});

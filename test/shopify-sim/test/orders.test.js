@@ -209,3 +209,25 @@ test('webhooks: orders/fulfilled and refunds/create with HMAC', async () => {
     await new Promise((r) => recv.close(r));
   }
 });
+
+test('orderCancel releases claims (restock) and refunds; orderUpdate; orderMarkAsPaid', async () => {
+  const r = await t.data(ORDER_CREATE, { order: order(2, { transactions: undefined, financialStatus: 'PENDING' }), options: { inventoryBehaviour: 'DECREMENT_OBEYING_POLICY' } });
+  const o = r.orderCreate.order;
+  assert.equal(o.displayFinancialStatus, 'PENDING');
+  const paid = await t.data('mutation($id: ID!) { orderMarkAsPaid(input: {id: $id}) { order { displayFinancialStatus } userErrors { message } } }', { id: o.id });
+  assert.equal(paid.orderMarkAsPaid.order.displayFinancialStatus, 'PAID');
+  const up = await t.data('mutation($id: ID!) { orderUpdate(input: {id: $id, note: "hello", tags: ["a"]}) { order { note tags } userErrors { message } } }', { id: o.id });
+  assert.deepEqual(up.orderUpdate.order, { note: 'hello', tags: ['a'] });
+  assert.deepEqual(await levelOf(t, item, loc), { available: 8, on_hand: 10, committed: 2 });
+  const c = await t.data('mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true, refund: true) { job { id done } orderCancelUserErrors { code message } } }', { id: o.id });
+  assert.deepEqual(c.orderCancel.orderCancelUserErrors, []);
+  assert.deepEqual(await levelOf(t, item, loc), { available: 10, on_hand: 10, committed: 0 });
+  const q = await t.data('query($id: ID!) { order(id: $id) { cancelledAt cancelReason displayFinancialStatus totalRefundedSet { shopMoney { amount } } } }', { id: o.id });
+  assert.ok(q.order.cancelledAt);
+  assert.equal(q.order.cancelReason, 'CUSTOMER');
+  assert.equal(q.order.displayFinancialStatus, 'REFUNDED');
+  const again = await t.data('mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true) { orderCancelUserErrors { code } } }', { id: o.id });
+  assert.equal(again.orderCancel.orderCancelUserErrors[0].code, 'INVALID');
+  const cancelled = await t.data('{ orders(first: 5, query: "status:cancelled") { nodes { id } } }');
+  assert.deepEqual(cancelled.orders.nodes.map((n) => n.id), [o.id]);
+});
