@@ -11,6 +11,7 @@ const { locationResolvers } = require('./state/locations');
 const { customerResolvers } = require('./state/customers');
 const { orderResolvers } = require('./state/orders');
 const { bulkResolvers } = require('./state/bulk');
+const { miscResolvers } = require('./state/misc');
 const { Executor } = require('./executor');
 const { Bucket, parsePlan } = require('./throttle');
 const { Faults } = require('./faults');
@@ -44,7 +45,7 @@ class Sim {
     this.resetCounters();
     const customers = customerResolvers(this);
     const mods = [productResolvers(this), inventoryResolvers(this), locationResolvers(this), customers, metafieldResolvers(this),
-      orderResolvers(this, customers), bulkResolvers(this)];
+      orderResolvers(this, customers), bulkResolvers(this), miscResolvers(this)];
     const V = () => this.views;
     this.resolvers = {
       Query: {
