@@ -66,14 +66,16 @@ class Sim {
       validationFailures: 0, mutationsApplied: 0, idempotentReplays: 0, maxCostExceeded: 0, unauthorized: 0, oauthTokensIssued: 0 };
   }
 
-  // Clears shop state, counters, faults (and the clock offset) and refills the bucket. Keeps the plan,
-  // issued access tokens, tokenTtl, throttle429 and the webhook target. The body may carry any
+  // Clears shop state (incl. GraphQL webhook subscriptions), counters, faults (and the clock offset) and
+  // refills the bucket. Keeps the plan, issued access tokens, tokenTtl, throttle429 and the /_sim/webhooks target. The body may carry any
   // /_sim/config keys, applied after the reset (e.g. {"plan":"plus"}).
   reset(body) {
     body = body || {};
     const seed = this.faults.cfg.seed;
     this.store.clockOffsetMs = 0;
     this.store.reset();
+    this.webhooks.subscriptions = [];
+    this.webhooks.delivered = [];
     this.resetCounters();
     this.faults.set({ seed });
     this.bucket.setPlan(this.plan);
