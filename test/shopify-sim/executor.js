@@ -120,6 +120,12 @@ class Executor {
     for (const [name, fn] of Object.entries(sim.resolvers.Mutation)) {
       this.mutationRoot[name] = (args, ctx, info) => this.runMutation(name, fn, args, ctx, info);
     }
+    // mutations the simulator does not model fail loudly instead of returning a silent null payload
+    for (const name of Object.keys(this.schema.getMutationType().getFields())) {
+      if (!this.mutationRoot[name]) {
+        this.mutationRoot[name] = () => { throw gqlError(`${name} is not implemented by the Shopify simulator.`, 'NOT_IMPLEMENTED'); };
+      }
+    }
   }
 
   runMutation(name, fn, args, ctx, info) {
