@@ -10,6 +10,22 @@ const { requestedCost, actualCost } = require('./cost');
 const { gqlError, hash, userError } = require('./util');
 const { iso } = require('./state/views');
 
+const { specifiedRules, KnownTypeNamesRule } = require('graphql');
+
+// KnownTypeNamesRule lists all ~3500 type names on every run (for suggestions); only do that on a miss.
+function LazyKnownTypeNamesRule(context) {
+  const types = context.getSchema().getTypeMap();
+  let full = null;
+  return {
+    NamedType(node, ...rest) {
+      if (types[node.name.value]) return;
+      full = full || KnownTypeNamesRule(context);
+      full.NamedType(node, ...rest);
+    },
+  };
+}
+const RULES = specifiedRules.map((r) => (r === KnownTypeNamesRule ? LazyKnownTypeNamesRule : r));
+
 const IDEMPOTENT_REQUIRED = new Set(['inventorySetQuantities', 'inventoryAdjustQuantities', 'inventoryActivate', 'locationActivate', 'locationDeactivate', 'refundCreate']);
 const MAX_COST = 1000;
 const MAX_INPUT_ARRAY = 250;
@@ -112,6 +128,7 @@ class Executor {
   constructor(sim) {
     this.sim = sim;
     this.schema = sim.schema;
+    this.docCache = new Map();
     this.queryRoot = {};
     this.mutationRoot = {};
     for (const [name, fn] of Object.entries(sim.resolvers.Query)) {
@@ -159,10 +176,16 @@ class Executor {
     if (!body || typeof body.query !== 'string' || body.query.trim() === '') {
       return { status: 400, body: { errors: { query: 'Required parameter missing or invalid' } }, rootFields: [] };
     }
-    let doc;
-    try { doc = parse(body.query); } catch (e) {
-      return fail([fmtErr(e)]);
+    // parse + validate results are cached per document text (the schema never changes)
+    let cached = this.docCache.get(body.query);
+    if (!cached) {
+      try { cached = { doc: parse(body.query) }; } catch (e) { cached = { parseError: e }; }
+      if (cached.doc) cached.vErrors = validate(this.schema, cached.doc, RULES);
+      if (this.docCache.size >= 1000) this.docCache.delete(this.docCache.keys().next().value);
+      this.docCache.set(body.query, cached);
     }
+    if (cached.parseError) return fail([fmtErr(cached.parseError)]);
+    const doc = cached.doc;
     const op = getOperationAST(doc, body.operationName || undefined);
     const rootFields = [];
     if (op) {
@@ -175,7 +198,7 @@ class Executor {
       collect(op.selectionSet);
     }
     const meta = { rootFields, opType: op ? op.operation : null, operationName: body.operationName || (op && op.name ? op.name.value : null) };
-    const vErrors = validate(this.schema, doc);
+    const vErrors = cached.vErrors;
     if (vErrors.length) return fail(vErrors.map((e) => fmtErr(e, validationCode(e.message))), meta);
     if (!op) {
       return fail([{ message: body.operationName ? `No operation named "${body.operationName}"` : 'An operation name is required', extensions: { code: 'BAD_REQUEST' } }], meta);
