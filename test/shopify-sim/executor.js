@@ -3,7 +3,7 @@
 // (@idempotent required) -> cost (MAX_COST_EXCEEDED) -> leaky bucket (THROTTLED) -> execute -> actual cost.
 const {
   parse, validate, execute, getOperationAST, Kind, GraphQLError, getNamedType, getNullableType,
-  isNonNullType, isListType, isEnumType, isScalarType, isObjectType, valueFromASTUntyped, getDirectiveValues,
+  isNonNullType, isListType, isEnumType, isScalarType, isObjectType, valueFromASTUntyped, getDirectiveValues, print,
 } = require('graphql');
 const { getVariableValues } = require('graphql/execution/values');
 const { requestedCost, actualCost } = require('./cost');
@@ -52,6 +52,37 @@ function fmtErr(e, code) {
   if (j.path) out.path = j.path;
   out.extensions = Object.assign({}, j.extensions || {});
   if (!out.extensions.code && code) out.extensions.code = code;
+  return out;
+}
+
+// graphql-js coercion errors rewritten in Shopify's shape:
+//   "Variable $input of type X! was provided invalid value for a.0.b (explanation)"
+//   extensions: { code: INVALID_VARIABLE, value, problems: [{ path, explanation }] }
+function shopifyVariableError(e, op, rawVariables) {
+  const base = fmtErr(e, 'INVALID_VARIABLE');
+  const msg = e.message;
+  let name; let at = null; let explanation = null;
+  let m;
+  if ((m = /^Variable "\$(\w+)" got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]*)$/.exec(msg))) { name = m[1]; at = m[2] || null; explanation = m[3]; }
+  else if ((m = /^Variable "\$(\w+)" of required type "[^"]+" was not provided\.$/.exec(msg))) { name = m[1]; explanation = 'Expected value to not be null'; }
+  else if ((m = /^Variable "\$(\w+)" of non-null type "[^"]+" must not be null\.$/.exec(msg))) { name = m[1]; explanation = 'Expected value to not be null'; }
+  else return base;
+  const def = (op.variableDefinitions || []).find((d) => d.variable.name.value === name);
+  const type = def ? print(def.type) : '?';
+  const path = [];
+  if (at) {
+    const rest = at.replace(new RegExp(`^${name}`), '');
+    const re = /\.(\w+)|\[(\d+)\]/g; let x;
+    while ((x = re.exec(rest))) path.push(x[1] !== undefined ? x[1] : Number(x[2]));
+  }
+  explanation = explanation.replace(/\.$/, '');
+  const nd = /^Field "(\w+)" is not defined by type "(\w+)"/.exec(explanation);
+  if (nd) { path.push(nd[1]); explanation = `Field is not defined on ${nd[2]}`; }
+  const out = {
+    message: `Variable $${name} of type ${type} was provided invalid value` + (path.length ? ` for ${path.join('.')} (${explanation})` : ''),
+    locations: base.locations,
+    extensions: { code: 'INVALID_VARIABLE', value: rawVariables[name] === undefined ? null : rawVariables[name], problems: [{ path, explanation }] },
+  };
   return out;
 }
 
@@ -209,7 +240,7 @@ class Executor {
       return fail([{ message: 'Variables must be an object', extensions: { code: 'INVALID_VARIABLE' } }], meta);
     }
     const coerced = getVariableValues(this.schema, op.variableDefinitions || [], rawVariables, { maxErrors: 50 });
-    if (coerced.errors) return fail(coerced.errors.map((e) => fmtErr(e, 'INVALID_VARIABLE')), meta);
+    if (coerced.errors) return fail(coerced.errors.map((e) => shopifyVariableError(e, op, rawVariables)), meta);
     const variables = coerced.coerced;
 
     // runtime-only rule: @idempotent(key:) is mandatory on some mutations
