@@ -230,7 +230,14 @@ class Executor {
     }
     const meta = { rootFields, opType: op ? op.operation : null, operationName: body.operationName || (op && op.name ? op.name.value : null) };
     const vErrors = cached.vErrors;
-    if (vErrors.length) return fail(vErrors.map((e) => fmtErr(e, validationCode(e.message))), meta);
+    if (vErrors.length) {
+      return fail(vErrors.map((e) => {
+        const out = fmtErr(e, validationCode(e.message));
+        const m = /^Cannot query field "(\w+)" on type "(\w+)"/.exec(e.message);
+        if (m) Object.assign(out.extensions, { typeName: m[2], fieldName: m[1] });
+        return out;
+      }), meta);
+    }
     if (!op) {
       return fail([{ message: body.operationName ? `No operation named "${body.operationName}"` : 'An operation name is required', extensions: { code: 'BAD_REQUEST' } }], meta);
     }
