@@ -266,7 +266,7 @@ class Executor {
 
     let requested = 0;
     if (charge) {
-      requested = requestedCost(this.schema, doc, op, variables);
+      try { requested = requestedCost(this.schema, doc, op, variables); } catch (e) { requested = op.operation === 'mutation' ? 10 : 1; }
       if (requested > MAX_COST) {
         sim.counters.maxCostExceeded++;
         return reply({ errors: [{ message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
@@ -294,7 +294,7 @@ class Executor {
     out.data = result.data === undefined ? null : result.data;
     let actual = 0;
     if (charge) {
-      actual = Math.min(requested, actualCost(this.schema, doc, op, variables, result.data));
+      try { actual = Math.min(requested, actualCost(this.schema, doc, op, variables, result.data)); } catch (e) { actual = requested; }
       sim.bucket.refund(requested - actual);
       sim.counters.costSpent += actual;
       out.extensions = ext(requested, actual);
