@@ -3,8 +3,10 @@
 -- deletes, brand / stock group renames, the web_stock filter, replica role,
 -- TRUNCATE, privileges and cache invalidation.
 \set VERBOSITY default
+SET client_min_messages = warning;  -- leftovers of earlier tests vary
 DROP EXTENSION IF EXISTS kcloud_shopify;
 DROP SCHEMA IF EXISTS ci CASCADE;
+RESET client_min_messages;
 \set ECHO none
 \set QUIET on
 \i test/ci_schema.sql

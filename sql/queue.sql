@@ -2,8 +2,10 @@
 -- recover, and the pending view.  Lease tokens and times are never printed:
 -- they differ between runs.
 \set VERBOSITY default
+SET client_min_messages = warning;  -- leftovers of earlier tests vary
 DROP EXTENSION IF EXISTS kcloud_shopify;
 DROP SCHEMA IF EXISTS ci CASCADE;
+RESET client_min_messages;
 \set ECHO none
 \set QUIET on
 \i test/ci_schema.sql
