@@ -3,8 +3,11 @@
 -- privileges.  No worker and no shop are needed: queue rows are put into
 -- their states with the queue API (queue_claim / queue_fail; deleting the in-flight row stands for queue_ack).
 -- The links view has its own test (ops_links).
+SET client_min_messages = warning;     -- whatever earlier tests left behind
 DROP EXTENSION IF EXISTS kcloud_shopify CASCADE;
+DROP SCHEMA IF EXISTS kcloud_shopify CASCADE;
 DROP SCHEMA IF EXISTS ci CASCADE;
+RESET client_min_messages;
 \set ECHO none
 \set QUIET on
 \i test/ci_schema.sql
@@ -65,7 +68,7 @@ INSERT INTO kcloud_shopify.location_link (branch_code, location_gid) VALUES
 INSERT INTO kcloud_shopify.customer_link (customer_code, customer_gid, identifier) VALUES
     ('C5', 'gid://shopify/Customer/5', 'email:old@example.com');
 -- start from an empty queue (capture, when installed, queued the fixture)
-DELETE FROM kcloud_shopify.queue;
+TRUNCATE kcloud_shopify.queue;
 
 CREATE VIEW q AS
 SELECT kind, key1, key2, state, attempts FROM kcloud_shopify.queue ORDER BY kind, key1, key2, state;
@@ -359,7 +362,10 @@ SET ROLE regress_kcs_ops;
 SELECT count(*), pending FROM kcloud_shopify.status GROUP BY pending;
 RESET ROLE;
 
+SET client_min_messages = warning;
 DROP EXTENSION kcloud_shopify CASCADE;
+DROP SCHEMA IF EXISTS kcloud_shopify CASCADE;
 DROP OWNED BY regress_kcs_ops;
 DROP ROLE regress_kcs_ops;
 DROP SCHEMA ci CASCADE;
+RESET client_min_messages;

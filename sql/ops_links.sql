@@ -4,8 +4,11 @@
 -- expected/ops_links.out is the complete extension (entity sync and order
 -- ingestion installed); expected/ops_links_1.out is a build without their
 -- link tables, where the view is empty and the inserts below fail.
+SET client_min_messages = warning;     -- whatever earlier tests left behind
 DROP EXTENSION IF EXISTS kcloud_shopify CASCADE;
+DROP SCHEMA IF EXISTS kcloud_shopify CASCADE;
 DROP SCHEMA IF EXISTS ci CASCADE;
+RESET client_min_messages;
 \set ECHO none
 \set QUIET on
 \i test/ci_schema.sql
@@ -65,5 +68,8 @@ SELECT kind, detail ? 'custom_id' AS has_custom_id, detail ? 'style_code' AS rep
        detail ? 'product_gid' AS repeats_gid
   FROM kcloud_shopify.links WHERE kind = 'product';
 
+SET client_min_messages = warning;
 DROP EXTENSION kcloud_shopify CASCADE;
+DROP SCHEMA IF EXISTS kcloud_shopify CASCADE;
 DROP SCHEMA ci CASCADE;
+RESET client_min_messages;

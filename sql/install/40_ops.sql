@@ -594,8 +594,9 @@ COMMENT ON VIEW kcloud_shopify.activity IS
 /*
  * CI key <-> Shopify GID for every kind of link, one UNION ALL branch per
  * link table.  The branches are generated here from the list below, for the
- * link tables the earlier install parts created: adding a link table means
- * adding one line to the list.  detail is the rest of the link row.
+ * link tables the earlier install parts created (members of this extension):
+ * adding a link table means adding one line to the list (the ops_links test
+ * fails until then).  detail is the rest of the link row.
  */
 DO $kcs$
 DECLARE
@@ -641,7 +642,14 @@ BEGIN
              'NULL::timestamptz', ARRAY['branch_code', 'location_id'])
         ) AS v(kind, tab, ci_key, gid, at, shown)
     LOOP
-        CONTINUE WHEN pg_catalog.to_regclass('kcloud_shopify.' || e.tab) IS NULL;
+        -- only tables of this extension (not leftovers in a pre-existing schema)
+        CONTINUE WHEN NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_depend d
+              JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.objid = pg_catalog.to_regclass('kcloud_shopify.' || e.tab)
+               AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND d.deptype = 'e' AND x.extname = 'kcloud_shopify');
         parts := parts || pg_catalog.format(
             'SELECT %L::text AS kind, %s AS ci_key, (%s)::text AS shopify_gid, '
             '%s::timestamptz AS synced_at, pg_catalog.to_jsonb(t) - %L::text[] AS detail '
