@@ -76,6 +76,10 @@ SELECT kind, key1, key2, state, attempts FROM kcloud_shopify.queue ORDER BY kind
 -- wake-ups sent at commit, as counted in shared memory
 SELECT wakes_sent AS w0 FROM kcloud_shopify.worker_state() \gset
 
+-- CI keys as JSON, as every view shows them
+SELECT k, kcloud_shopify.ci_key(k, 'A', 'B')
+  FROM unnest(ARRAY['product', 'inventory', 'location', 'customer', 'other']) k;
+
 --
 -- resync_product
 --
@@ -224,6 +228,8 @@ SELECT kcloud_shopify.log_activity('productSet', 1, 12.5, 'ok', 210.4);
 SELECT kcloud_shopify.log_activity('inventorySetQuantities', 250, 41, 'partial', 380, '3 userErrors');
 SELECT kcloud_shopify.log_activity('productSet', 10, NULL, 'transient', 60000, 'timeout');
 SELECT operation, entities, cost, outcome, duration_ms, detail FROM kcloud_shopify.activity ORDER BY at, operation;
+SELECT kcloud_shopify.log_activity('productSet', 1, 1, 'permanent', 1, repeat('x', 5000));
+SELECT length(detail) FROM kcloud_shopify.activity WHERE outcome = 'permanent';
 SELECT kcloud_shopify.log_activity('productSet', 1, 1, 'exploded', 1);
 SELECT kcloud_shopify.log_activity('productSet', -1, 1, 'ok', 1);
 \set VERBOSITY default

@@ -546,6 +546,7 @@ COMMENT ON FUNCTION kcloud_shopify.set_activity_retention(interval) IS
 
 /*
  * Record one request (called by the sync worker after each request).
+ * detail is cut to 2000 characters: the log is bounded in rows and size.
  * Trimming is cheap: one probe of the oldest entry, and a DELETE only when
  * that entry is more than a minute past the retention, i.e. at most about
  * once a minute however busy the worker is.
@@ -565,7 +566,8 @@ BEGIN
     IF keep > interval '0' THEN
         INSERT INTO kcloud_shopify.activity_log (operation, entities, cost, outcome, duration_ms, detail)
         VALUES (log_activity.operation, COALESCE(log_activity.entities, 0), log_activity.cost,
-                log_activity.outcome, log_activity.duration_ms, log_activity.detail);
+                log_activity.outcome, log_activity.duration_ms,
+                pg_catalog.left(log_activity.detail, 2000));
     END IF;
     SELECT a.at INTO oldest FROM kcloud_shopify.activity_log a ORDER BY a.at LIMIT 1;
     IF oldest < pg_catalog.now() - keep - interval '1 minute' THEN
@@ -575,7 +577,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.log_activity(text, int, numeric, text, numeric, text) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.log_activity(text, int, numeric, text, numeric, text) IS
-'Record one request in the activity log (the worker calls it) and trim entries older than the retention.';
+'Record one request in the activity log (the worker calls it; detail is cut to 2000 characters) and trim entries older than the retention.';
 
 -- Entries older than the retention are hidden even before they are trimmed.
 CREATE VIEW kcloud_shopify.activity AS
