@@ -1,7 +1,7 @@
 -- Operations API (sql/install/40_ops.sql): resync, retry/discard failures,
 -- pause/resume, the failures/status/activity views, the activity log and
 -- privileges.  No worker and no shop are needed: queue rows are put into
--- their states with the queue API (queue_claim / queue_fail; deleting the in-flight row stands for queue_ack).
+-- their states with the queue API (queue_claim / queue_fail / queue_ack).
 -- The links view has its own test (ops_links).
 SET client_min_messages = warning;     -- whatever earlier tests left behind
 DROP EXTENSION IF EXISTS kcloud_shopify CASCADE;
@@ -152,7 +152,7 @@ SELECT DISTINCT lease_token AS ctok FROM kcloud_shopify.queue_claim('customer', 
 SELECT kcloud_shopify.queue_fail(:ptok, 'product', 'S1', '', 'Title can''t be blank', NULL);
 SELECT kcloud_shopify.queue_fail(:ptok, 'product', 'S2', '', 'HTTP 503 Service Unavailable',
                                  now() + interval '5 minutes');
-DELETE FROM kcloud_shopify.queue WHERE state = 'in_flight' AND key1 = 'S4';    -- sent (what queue_ack does)
+SELECT kcloud_shopify.queue_ack(:ptok, 'product', ARRAY['S4']);
 SELECT kcloud_shopify.queue_fail(:itok, 'inventory', k, 'B1', 'Inventory item not stocked', NULL)
   FROM unnest(ARRAY['S1-R-M', 'S1-R-L']) k;
 SELECT kcloud_shopify.queue_fail(:itok, 'inventory', 'S1-R-M', 'B4', 'Inventory item not stocked', NULL);
@@ -180,7 +180,7 @@ SELECT kcloud_shopify.retry_failed('product');  -- nothing failed any more
 -- the retried row can be claimed right away, and a success clears it from failures
 SELECT key1, attempts FROM kcloud_shopify.queue_claim('product', 10, '10 minutes') ORDER BY key1;
 SELECT DISTINCT lease_token AS ptok FROM kcloud_shopify.queue WHERE state = 'in_flight' AND kind = 'product' \gset
-DELETE FROM kcloud_shopify.queue WHERE state = 'in_flight' AND lease_token = :ptok;    -- sent
+SELECT kcloud_shopify.queue_ack(:ptok, 'product', ARRAY['S1']);
 SELECT kind, ci_key, state FROM kcloud_shopify.failures WHERE kind = 'product' ORDER BY ci_key::text;
 
 -- partial key: every failed level at branch B1

@@ -50,14 +50,32 @@ SELECT pg_catalog.pg_extension_config_dump('kcloud_shopify.queue', '');
 
 CREATE SEQUENCE kcloud_shopify.lease_token_seq;
 
--- Mark an entity dirty (used by resync functions and ingestion).
+-- Mark an entity dirty (used by resync functions and ingestion; the capture
+-- triggers insert directly).  Refuses keys that cannot name an entity.
 CREATE FUNCTION kcloud_shopify.enqueue(p_kind text, p_key1 text, p_key2 text DEFAULT '')
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
+    IF p_kind IS NULL OR p_kind NOT IN ('product', 'inventory', 'location', 'customer') THEN
+        RAISE EXCEPTION 'unknown kcloud_shopify queue kind "%"', p_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kinds are product, inventory, location and customer.';
+    END IF;
+    IF p_key1 IS NULL OR p_key1 = '' THEN
+        RAISE EXCEPTION 'a % key must not be empty', p_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the style_code, sku_code, branch_code or customer_code.';
+    END IF;
+    IF (p_kind = 'inventory') <> (COALESCE(p_key2, '') <> '') THEN
+        RAISE EXCEPTION 'wrong second key "%" for kind %', COALESCE(p_key2, ''), p_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An inventory key is (sku_code, branch_code); the other kinds have one key.';
+    END IF;
     INSERT INTO kcloud_shopify.queue (kind, key1, key2)
     VALUES (p_kind, p_key1, COALESCE(p_key2, ''))
     ON CONFLICT (kind, key1, key2) WHERE state = 'pending' DO NOTHING;
+END
 $$;
 
 /*
@@ -73,8 +91,13 @@ RETURNS TABLE (kind text, key1 text, key2 text, attempts int, lease_token bigint
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    tok bigint := pg_catalog.nextval('kcloud_shopify.lease_token_seq');
+    tok bigint;
 BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_lease IS NULL OR p_lease <= interval '0' THEN
+        RAISE EXCEPTION 'queue_claim needs a positive limit and lease (got %, %)', p_limit, p_lease
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    tok := pg_catalog.nextval('kcloud_shopify.lease_token_seq');
     RETURN QUERY
     WITH c AS (
         SELECT q.ctid AS tid
@@ -102,7 +125,9 @@ $$;
 
 /*
  * Acknowledge a successful send: drop the in-flight rows of this lease.  A
- * change that arrived meanwhile lives in its own pending row and stays.
+ * change that arrived meanwhile lives in its own pending row and stays.  A
+ * permanent failure recorded earlier for an acked entity is obsolete (the
+ * entity has just been sent successfully) and goes too.
  * Returns how many rows were acknowledged (fewer when a lease was lost).
  */
 CREATE FUNCTION kcloud_shopify.queue_ack(p_token bigint, p_kind text, p_key1 text[], p_key2 text[] DEFAULT NULL)
@@ -111,13 +136,19 @@ LANGUAGE sql
 AS $$
     WITH k AS (
         SELECT k1, COALESCE(k2, '') AS k2
-          FROM pg_catalog.unnest(p_key1, COALESCE(p_key2, pg_catalog.array_fill(''::text, ARRAY[pg_catalog.cardinality(p_key1)]))) AS u(k1, k2)
+          FROM ROWS FROM (pg_catalog.unnest(p_key1), pg_catalog.unnest(p_key2)) AS u(k1, k2)
+         WHERE k1 IS NOT NULL
     ), d AS (
         DELETE FROM kcloud_shopify.queue q
          USING k
          WHERE q.state = 'in_flight' AND q.lease_token = p_token
            AND q.kind = p_kind AND q.key1 = k.k1 AND q.key2 = k.k2
-        RETURNING 1
+        RETURNING q.kind, q.key1, q.key2
+    ), f AS (
+        DELETE FROM kcloud_shopify.queue q
+         USING d
+         WHERE q.state = 'failed'
+           AND q.kind = d.kind AND q.key1 = d.key1 AND q.key2 = d.key2
     )
     SELECT pg_catalog.count(*)::int FROM d;
 $$;
@@ -126,7 +157,10 @@ $$;
  * Record a failed send.  p_retry_at NULL means permanent: the row becomes
  * 'failed' and is not retried until a resync or a newer change.  Otherwise
  * the entity goes back to pending at p_retry_at (merged into a newer pending
- * row if one exists, keeping the attempt count for backoff).
+ * row if one exists, keeping the attempt count for backoff and the earliest
+ * change time).  Both moves are upserts on the state's unique index, so a
+ * capture committing a new pending row at the same moment cannot make this
+ * fail.  Returns false when the lease was lost (nothing changed).
  */
 CREATE FUNCTION kcloud_shopify.queue_fail(p_token bigint, p_kind text, p_key1 text, p_key2 text,
                                           p_error text, p_retry_at timestamptz)
@@ -136,47 +170,41 @@ AS $$
 DECLARE
     r kcloud_shopify.queue%ROWTYPE;
 BEGIN
-    SELECT * INTO r FROM kcloud_shopify.queue q
+    DELETE FROM kcloud_shopify.queue q
      WHERE q.state = 'in_flight' AND q.lease_token = p_token
        AND q.kind = p_kind AND q.key1 = p_key1 AND q.key2 = COALESCE(p_key2, '')
-       FOR UPDATE;
+    RETURNING q.* INTO r;
     IF NOT FOUND THEN
         RETURN false;           -- lease lost; whoever holds it now decides
     END IF;
 
     IF p_retry_at IS NULL THEN
-        DELETE FROM kcloud_shopify.queue q
-         WHERE q.state = 'failed' AND q.kind = r.kind AND q.key1 = r.key1 AND q.key2 = r.key2;
-        UPDATE kcloud_shopify.queue q
-           SET state = 'failed', lease_until = NULL, lease_token = NULL,
-               last_error = p_error,
-               first_failed_at = COALESCE(q.first_failed_at, pg_catalog.now()),
-               last_failed_at = pg_catalog.now()
-         WHERE q.state = 'in_flight' AND q.lease_token = p_token
-           AND q.kind = r.kind AND q.key1 = r.key1 AND q.key2 = r.key2;
+        INSERT INTO kcloud_shopify.queue AS q
+               (kind, key1, key2, state, enqueued_at, attempts, next_attempt_at,
+                last_error, first_failed_at, last_failed_at)
+        VALUES (r.kind, r.key1, r.key2, 'failed', r.enqueued_at, r.attempts, 'infinity',
+                p_error, COALESCE(r.first_failed_at, pg_catalog.now()), pg_catalog.now())
+        ON CONFLICT (kind, key1, key2) WHERE state = 'failed' DO UPDATE
+           SET enqueued_at = EXCLUDED.enqueued_at,
+               attempts = EXCLUDED.attempts,
+               last_error = EXCLUDED.last_error,
+               first_failed_at = LEAST(q.first_failed_at, EXCLUDED.first_failed_at),
+               last_failed_at = EXCLUDED.last_failed_at;
         RETURN true;
     END IF;
 
-    UPDATE kcloud_shopify.queue q
-       SET attempts = GREATEST(q.attempts, r.attempts),
-           next_attempt_at = GREATEST(q.next_attempt_at, p_retry_at),
-           last_error = p_error,
-           first_failed_at = COALESCE(r.first_failed_at, pg_catalog.now()),
-           last_failed_at = pg_catalog.now()
-     WHERE q.state = 'pending' AND q.kind = r.kind AND q.key1 = r.key1 AND q.key2 = r.key2;
-    IF FOUND THEN
-        DELETE FROM kcloud_shopify.queue q
-         WHERE q.state = 'in_flight' AND q.lease_token = p_token
-           AND q.kind = r.kind AND q.key1 = r.key1 AND q.key2 = r.key2;
-    ELSE
-        UPDATE kcloud_shopify.queue q
-           SET state = 'pending', lease_until = NULL, lease_token = NULL,
-               next_attempt_at = p_retry_at, last_error = p_error,
-               first_failed_at = COALESCE(q.first_failed_at, pg_catalog.now()),
-               last_failed_at = pg_catalog.now()
-         WHERE q.state = 'in_flight' AND q.lease_token = p_token
-           AND q.kind = r.kind AND q.key1 = r.key1 AND q.key2 = r.key2;
-    END IF;
+    INSERT INTO kcloud_shopify.queue AS q
+           (kind, key1, key2, state, enqueued_at, attempts, next_attempt_at,
+            last_error, first_failed_at, last_failed_at)
+    VALUES (r.kind, r.key1, r.key2, 'pending', r.enqueued_at, r.attempts, p_retry_at,
+            p_error, COALESCE(r.first_failed_at, pg_catalog.now()), pg_catalog.now())
+    ON CONFLICT (kind, key1, key2) WHERE state = 'pending' DO UPDATE
+       SET enqueued_at = LEAST(q.enqueued_at, EXCLUDED.enqueued_at),
+           attempts = GREATEST(q.attempts, EXCLUDED.attempts),
+           next_attempt_at = GREATEST(q.next_attempt_at, EXCLUDED.next_attempt_at),
+           last_error = EXCLUDED.last_error,
+           first_failed_at = COALESCE(q.first_failed_at, EXCLUDED.first_failed_at),
+           last_failed_at = EXCLUDED.last_failed_at;
     RETURN true;
 END
 $$;
@@ -229,3 +257,10 @@ SELECT q.kind,
   FROM kcloud_shopify.queue q
  GROUP BY q.kind, q.key1, q.key2;
 REVOKE ALL ON kcloud_shopify.pending FROM PUBLIC;
+
+REVOKE ALL ON SEQUENCE kcloud_shopify.lease_token_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.enqueue(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.queue_claim(text, int, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.queue_ack(bigint, text, text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.queue_fail(bigint, text, text, text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.queue_recover(boolean) FROM PUBLIC;

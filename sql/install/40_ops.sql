@@ -20,18 +20,6 @@
  * {"branch_code"}, customer {"customer_code"}.
  */
 
-/*
- * Nothing in this schema is usable by PUBLIC (the privileges test checks
- * every object).  The queue API of 10_queue.sql was created without a
- * REVOKE; repeating one is harmless once 10_queue.sql has its own.
- */
-REVOKE ALL ON SEQUENCE kcloud_shopify.lease_token_seq FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.enqueue(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.queue_claim(text, int, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.queue_ack(bigint, text, text[], text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.queue_fail(bigint, text, text, text, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.queue_recover(boolean) FROM PUBLIC;
-
 -- Wake the sync worker once the calling transaction commits (src/ops.c).
 CREATE FUNCTION kcloud_shopify.wake()
 RETURNS void

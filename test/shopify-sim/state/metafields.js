@@ -1,0 +1,108 @@
+'use strict';
+// Metafields: stored on owners as [{id, namespace, key, type, value, createdAt, updatedAt}].
+const { userError, parseGid } = require('../util');
+
+const APP_NS = '$app';
+const OWNER_TYPES = { Product: 'PRODUCT', ProductVariant: 'PRODUCTVARIANT', Customer: 'CUSTOMER', Location: 'LOCATION', Order: 'ORDER' };
+
+function validateValue(type, value) {
+  if (type === 'number_integer') return /^-?\d+$/.test(value);
+  if (type === 'number_decimal') return /^-?\d+(\.\d+)?$/.test(value);
+  if (type === 'boolean') return value === 'true' || value === 'false';
+  if (type === 'json' || type.startsWith('list.')) { try { JSON.parse(value); return true; } catch (e) { return false; } }
+  return true;
+}
+
+// Owners of the same type holding an `id`-typed metafield ns.key=value (unique-valued)
+function idConflict(store, owner, ns, key, value) {
+  const t = parseGid(owner.id).type;
+  const map = { Product: store.products, ProductVariant: store.variants, Customer: store.customers, Location: store.locations, Order: store.orders }[t];
+  for (const o of map.values()) {
+    if (o === owner) continue;
+    if (o.metafields.some((m) => m.namespace === ns && m.key === key && m.type === 'id' && m.value === value)) return o;
+  }
+  return null;
+}
+
+function mkMetafields(store) {
+  function find(owner, ns, key) { return owner.metafields.find((m) => m.namespace === ns && m.key === key) || null; }
+
+  // Validate a list of MetafieldInput for an owner (existing or new); returns userErrors (codes optional)
+  function checkInputs(owner, list, fieldPath, codeFor) {
+    const errs = [];
+    (list || []).forEach((mf, i) => {
+      const ns = mf.namespace == null ? APP_NS : mf.namespace;
+      if (!mf.key) { errs.push(userError(fieldPath.concat(i, 'key'), "Key can't be blank", codeFor('BLANK'))); return; }
+      if (mf.value == null) { errs.push(userError(fieldPath.concat(i, 'value'), "Value can't be blank", codeFor('BLANK'))); return; }
+      const existing = owner ? find(owner, ns, mf.key) : null;
+      const type = mf.type || (existing && existing.type);
+      if (!type) { errs.push(userError(fieldPath.concat(i, 'type'), "Type can't be blank", codeFor('BLANK'))); return; }
+      if (!validateValue(type, mf.value)) errs.push(userError(fieldPath.concat(i, 'value'), `Value is invalid for type ${type}`, codeFor('INVALID_VALUE')));
+      if (type === 'id' && owner && idConflict(store, owner, ns, mf.key, mf.value)) errs.push(userError(fieldPath.concat(i, 'value'), 'Value is already assigned to another resource', codeFor('TAKEN')));
+    });
+    return errs;
+  }
+
+  function upsert(owner, mf) {
+    const ns = mf.namespace == null ? APP_NS : mf.namespace;
+    const ts = store.nowMs();
+    let m = find(owner, ns, mf.key);
+    if (m) { m.value = String(mf.value); if (mf.type) m.type = mf.type; m.updatedAt = ts; return m; }
+    m = { id: store.newId('Metafield'), namespace: ns, key: mf.key, type: mf.type, value: String(mf.value), createdAt: ts, updatedAt: ts };
+    owner.metafields.push(m);
+    return m;
+  }
+
+  // productSet-style list replacement: entries not included are deleted
+  function replace(owner, list) {
+    const keep = new Set();
+    for (const mf of list) { const m = upsert(owner, mf); keep.add(m); }
+    owner.metafields = owner.metafields.filter((m) => keep.has(m));
+  }
+
+  return { find, checkInputs, upsert, replace, APP_NS };
+}
+
+function metafieldResolvers(sim) {
+  const st = () => sim.store;
+  return {
+    Mutation: {
+      metafieldsSet(args, ctx) {
+        const store = st(); const M = sim.metafields; const V = sim.views;
+        const list = args.metafields;
+        if (list.length > 25) {
+          return { metafields: null, userErrors: [userError(['metafields'], 'Exceeds the maximum metafields input limit of 25.', 'LESS_THAN_OR_EQUAL_TO')] };
+        }
+        const errs = [];
+        const seen = new Set();
+        list.forEach((mf, i) => {
+          const owner = store.findOwner(mf.ownerId);
+          if (!owner) { errs.push(userError(['metafields', i, 'ownerId'], 'Owner does not exist.', 'INVALID')); return; }
+          const ns = mf.namespace == null ? APP_NS : mf.namespace;
+          const k = `${mf.ownerId}|${ns}|${mf.key}`;
+          if (seen.has(k)) { errs.push(userError(['metafields', i], 'Duplicate metafield in input.', 'INVALID')); return; }
+          seen.add(k);
+          if (mf.key.length < 2 || mf.key.length > 64) errs.push(userError(['metafields', i, 'key'], 'Key must be between 2 and 64 characters.', 'INVALID'));
+          if (ns.length < 3 && ns !== APP_NS) errs.push(userError(['metafields', i, 'namespace'], 'Namespace is too short (minimum is 3 characters)', 'TOO_SHORT'));
+          errs.push(...M.checkInputs(owner, [mf], ['metafields', i], (c) => c).map((e) => Object.assign(e, { field: ['metafields', String(i), e.field[e.field.length - 1]] })));
+          const existing = M.find(owner, ns, mf.key);
+          if (mf.compareDigest != null) {
+            const digest = existing ? require('node:crypto').createHash('sha256').update(existing.value).digest('hex') : null;
+            if (digest !== mf.compareDigest) errs.push(userError(['metafields', i, 'compareDigest'], 'The resource has been updated since it was loaded. Try again with an updated `compareDigest` value.', 'STALE_OBJECT'));
+          }
+        });
+        if (errs.length) return { metafields: null, userErrors: errs.map((e) => Object.assign(e, { elementIndex: null })) };
+        const out = list.map((mf) => {
+          const owner = store.findOwner(mf.ownerId);
+          const m = M.upsert(owner, mf);
+          owner.updatedAt = store.nowMs();
+          return V.metafieldView(owner, OWNER_TYPES[parseGid(owner.id).type], m);
+        });
+        ctx.sim.counters.mutationsApplied++;
+        return { metafields: out, userErrors: [] };
+      },
+    },
+  };
+}
+
+module.exports = { mkMetafields, metafieldResolvers, APP_NS, OWNER_TYPES };

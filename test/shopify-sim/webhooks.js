@@ -1,0 +1,35 @@
+'use strict';
+// Optional webhook delivery (orders/*, refunds/create, bulk_operations/finish) with Shopify's headers + HMAC.
+const crypto = require('node:crypto');
+const http = require('node:http');
+
+class Webhooks {
+  constructor(sim) { this.sim = sim; this.cfg = null; this.delivered = []; }
+  configure(cfg) { this.cfg = cfg && cfg.url ? { url: cfg.url, secret: cfg.secret || '', topics: cfg.topics || null } : null; }
+  emit(topic, obj) {
+    if (!this.cfg) return;
+    if (this.cfg.topics && !this.cfg.topics.includes(topic)) return;
+    const rest = this.sim.rest;
+    let payload;
+    if (topic.startsWith('orders/')) payload = rest.order(obj);
+    else if (topic === 'refunds/create') payload = rest.refund(obj);
+    else if (topic === 'bulk_operations/finish') payload = { admin_graphql_api_id: obj.id, completed_at: new Date().toISOString(), created_at: new Date(obj.createdAt).toISOString(), error_code: null, status: obj.status.toLowerCase(), type: 'mutation' };
+    else return;
+    const body = Buffer.from(JSON.stringify(payload));
+    const hmac = crypto.createHmac('sha256', this.cfg.secret).update(body).digest('base64');
+    const u = new URL(this.cfg.url);
+    const headers = {
+      'Content-Type': 'application/json', 'Content-Length': body.length, 'X-Shopify-Topic': topic, 'X-Shopify-Hmac-Sha256': hmac,
+      'X-Shopify-Shop-Domain': this.sim.store.shop.myshopifyDomain, 'X-Shopify-API-Version': '2026-10', 'X-Shopify-Webhook-Id': crypto.randomUUID(),
+      'X-Shopify-Event-Id': crypto.randomUUID(), 'X-Shopify-Triggered-At': new Date().toISOString(),
+    };
+    const rec = { topic, status: null };
+    this.delivered.push(rec);
+    const req = http.request({ hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers, timeout: 5000 }, (res) => { rec.status = res.statusCode; res.resume(); });
+    req.on('error', (e) => { rec.status = 'error'; rec.error = e.message; });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body);
+  }
+}
+
+module.exports = { Webhooks };
