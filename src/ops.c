@@ -37,39 +37,55 @@ kcloud_shopify_wake(PG_FUNCTION_ARGS)
 
 /*
  * kcloud_shopify.worker_state(): what the sync worker publishes in shared
- * memory, as one row.  Without shared_preload_libraries there is no shared
- * state: every column is NULL then (the status view still works).
+ * memory, as one row (columns in 40_ops.sql).  Without
+ * shared_preload_libraries there is no shared state and every column is
+ * NULL (the status view still works).
+ *
+ * This build's shared state holds the worker's pid and the wake-up
+ * counters; the throttle bucket, last success/failure and request counters
+ * (columns 2 and 5-15) are NULL until the worker publishes them.
  */
+#define WORKER_STATE_COLS 15
 Datum
 kcloud_shopify_worker_state(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[WORKER_STATE_COLS];
+	bool		nulls[WORKER_STATE_COLS];
 	pid_t		pid;
+	int			i;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("function returning record called in context that cannot accept type record")));
+	if (tupdesc->natts != WORKER_STATE_COLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("kcloud_shopify.worker_state() is declared with %d columns, the library returns %d",
+						tupdesc->natts, WORKER_STATE_COLS),
+				 errhint("Run ALTER EXTENSION kcloud_shopify UPDATE, or install the matching library.")));
 	tupdesc = BlessTupleDesc(tupdesc);
+	memset(values, 0, sizeof(values));
+	for (i = 0; i < WORKER_STATE_COLS; i++)
+		nulls[i] = true;
 
-	if (kcs_shared == NULL)
+	if (kcs_shared != NULL)
 	{
-		nulls[0] = nulls[1] = nulls[2] = true;
-		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+		LWLockAcquire(kcs_shared->lock, LW_SHARED);
+		pid = kcs_shared->worker_pid;
+		LWLockRelease(kcs_shared->lock);
+
+		if (pid != 0)
+		{
+			values[0] = Int32GetDatum((int32) pid);
+			nulls[0] = false;
+		}
+		values[2] = BoolGetDatum(pg_atomic_read_u32(&kcs_shared->wake_pending) != 0);
+		nulls[2] = false;
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->wakes_sent));
+		nulls[3] = false;
 	}
-
-	LWLockAcquire(kcs_shared->lock, LW_SHARED);
-	pid = kcs_shared->worker_pid;
-	LWLockRelease(kcs_shared->lock);
-
-	if (pid == 0)
-		nulls[0] = true;
-	else
-		values[0] = Int32GetDatum((int32) pid);
-	values[1] = BoolGetDatum(pg_atomic_read_u32(&kcs_shared->wake_pending) != 0);
-	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->wakes_sent));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

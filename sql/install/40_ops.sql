@@ -30,14 +30,20 @@ COMMENT ON FUNCTION kcloud_shopify.wake() IS
 'Wake the sync worker when the current transaction commits (nothing happens on rollback).';
 
 -- What the worker publishes in shared memory (src/ops.c).
-CREATE FUNCTION kcloud_shopify.worker_state(OUT worker_pid int, OUT wake_pending boolean,
-                                            OUT wakes_sent bigint)
+CREATE FUNCTION kcloud_shopify.worker_state(OUT worker_pid int, OUT worker_started_at timestamptz,
+                                            OUT wake_pending boolean, OUT wakes_sent bigint,
+                                            OUT bucket_available float8, OUT bucket_max float8,
+                                            OUT bucket_restore_rate float8, OUT bucket_observed_at timestamptz,
+                                            OUT last_success_at timestamptz, OUT last_failure_at timestamptz,
+                                            OUT last_error text, OUT requests_sent bigint,
+                                            OUT requests_failed bigint, OUT throttled_replies bigint,
+                                            OUT cost_points bigint)
 RETURNS record
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'kcloud_shopify_worker_state';
 REVOKE ALL ON FUNCTION kcloud_shopify.worker_state() FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.worker_state() IS
-'The sync worker''s shared-memory state: its pid, whether a wake-up is pending, wake-ups sent since server start.';
+'The sync worker''s shared-memory state: pid and start time, wake-ups, Shopify''s throttle bucket as last reported, last success and failure, and request, throttle and cost counters since server start.';
 
 CREATE FUNCTION kcloud_shopify.api_version()
 RETURNS text
@@ -661,9 +667,9 @@ COMMENT ON VIEW kcloud_shopify.links IS
 
 /*
  * One row.  Queue figures come from the queue; worker figures from shared
- * memory (worker_state) and pg_stat_activity; last success/failure from the
- * activity log and the queue.  Bucket columns are NULL until the worker
- * publishes Shopify's throttle status in shared memory.
+ * memory (worker_state(), with pg_stat_activity for the pid and start time
+ * when shared memory has none); last success/failure from shared memory, the
+ * queue and the activity log, whichever is latest.
  */
 CREATE VIEW kcloud_shopify.status AS
 WITH q AS (
@@ -697,12 +703,17 @@ WITH q AS (
            pg_catalog.max(x.updated_at) FILTER (WHERE x.name = 'paused') AS paused_since
       FROM kcloud_shopify.settings x
 ), w AS (
-    SELECT COALESCE(ws.worker_pid,
+    SELECT ws.*,
+           COALESCE(ws.worker_pid,
                     (SELECT a.pid FROM pg_catalog.pg_stat_activity a
                       WHERE a.backend_type = 'kcloud_shopify sync worker'
-                      ORDER BY a.backend_start DESC LIMIT 1)) AS pid,
-           ws.wake_pending
+                      ORDER BY a.backend_start DESC LIMIT 1)) AS pid
       FROM kcloud_shopify.worker_state() ws
+), a AS (
+    SELECT (SELECT pg_catalog.max(l.at) FROM kcloud_shopify.activity_log l
+             WHERE l.outcome IN ('ok', 'partial')) AS last_ok,
+           (SELECT pg_catalog.max(l.at) FROM kcloud_shopify.activity_log l
+             WHERE l.outcome NOT IN ('ok', 'dry_run')) AS last_bad
 )
 SELECT s.shop_domain IS NOT NULL AS connected,
        s.shop_domain,
@@ -713,7 +724,8 @@ SELECT s.shop_domain IS NOT NULL AS connected,
        s.paused_since,
        NULLIF(s.pause_reason, '') AS pause_reason,
        w.pid AS worker_pid,
-       (SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = w.pid)
+       COALESCE(w.worker_started_at,
+                (SELECT sa.backend_start FROM pg_catalog.pg_stat_activity sa WHERE sa.pid = w.pid))
            AS worker_started_at,
        q.pending,
        q.due,
@@ -723,17 +735,25 @@ SELECT s.shop_domain IS NOT NULL AS connected,
        k.by_kind AS queue_by_kind,
        q.oldest_pending_at,
        pg_catalog.now() - q.oldest_pending_at AS oldest_pending_age,
-       (SELECT pg_catalog.max(a.at) FROM kcloud_shopify.activity_log a
-         WHERE a.outcome IN ('ok', 'partial')) AS last_success_at,
-       GREATEST(q.last_failed_at,
-                (SELECT pg_catalog.max(a.at) FROM kcloud_shopify.activity_log a
-                  WHERE a.outcome NOT IN ('ok', 'dry_run'))) AS last_failure_at,
-       NULL::numeric AS bucket_available,
-       NULL::numeric AS bucket_max,
-       NULL::numeric AS bucket_restore_rate,
+       GREATEST(w.last_success_at, a.last_ok) AS last_success_at,
+       GREATEST(w.last_failure_at, q.last_failed_at, a.last_bad) AS last_failure_at,
+       w.last_error,
+       -- the bucket refills at restore_rate since Shopify last reported it
+       pg_catalog.round(LEAST(w.bucket_max,
+                              w.bucket_available + w.bucket_restore_rate
+                                * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
+                                                                 - w.bucket_observed_at))::numeric, 1)
+           AS bucket_available,
+       w.bucket_max::numeric AS bucket_max,
+       w.bucket_restore_rate::numeric AS bucket_restore_rate,
+       w.bucket_observed_at,
+       w.requests_sent,
+       w.requests_failed,
+       w.throttled_replies,
+       w.cost_points,
        s.token_expires_at::timestamptz AS token_expires_at,
        s.order_poll_mark::timestamptz AS order_poll_mark
-  FROM q, k, s, w;
+  FROM q, k, s, w, a;
 REVOKE ALL ON kcloud_shopify.status FROM PUBLIC;
 COMMENT ON VIEW kcloud_shopify.status IS
 'One row: connection, pause state, worker pid, queue depth (total and by kind), oldest pending age, in flight, failed, last success and failure, throttle bucket, token expiry and the order poller''s high-water mark.';
