@@ -73,6 +73,10 @@ TRUNCATE kcloud_shopify.queue;
 CREATE VIEW q AS
 SELECT kind, key1, key2, state, attempts FROM kcloud_shopify.queue ORDER BY kind, key1, key2, state;
 
+-- an empty queue
+SELECT pending, due, retrying, in_flight, failed, queue_by_kind, oldest_pending_age, last_failure_at
+  FROM kcloud_shopify.status;
+
 -- wake-ups sent at commit, as counted in shared memory
 SELECT wakes_sent AS w0 FROM kcloud_shopify.worker_state() \gset
 

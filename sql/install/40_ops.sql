@@ -672,8 +672,9 @@ COMMENT ON VIEW kcloud_shopify.links IS
  * queue and the activity log, whichever is latest.
  */
 CREATE VIEW kcloud_shopify.status AS
-WITH q AS (
-    SELECT pg_catalog.count(*) FILTER (WHERE q.state = 'pending') AS pending,
+WITH by_kind AS (           -- the one scan of the queue
+    SELECT q.kind,
+           pg_catalog.count(*) FILTER (WHERE q.state = 'pending') AS pending,
            pg_catalog.count(*) FILTER (WHERE q.state = 'pending'
                                           AND q.next_attempt_at <= pg_catalog.now()) AS due,
            pg_catalog.count(*) FILTER (WHERE q.state = 'pending'
@@ -683,17 +684,23 @@ WITH q AS (
            pg_catalog.min(q.enqueued_at) FILTER (WHERE q.state = 'pending') AS oldest_pending_at,
            pg_catalog.max(q.last_failed_at) AS last_failed_at
       FROM kcloud_shopify.queue q
+     GROUP BY q.kind
+), q AS (
+    SELECT COALESCE(pg_catalog.sum(b.pending), 0)::bigint AS pending,
+           COALESCE(pg_catalog.sum(b.due), 0)::bigint AS due,
+           COALESCE(pg_catalog.sum(b.retrying), 0)::bigint AS retrying,
+           COALESCE(pg_catalog.sum(b.in_flight), 0)::bigint AS in_flight,
+           COALESCE(pg_catalog.sum(b.failed), 0)::bigint AS failed,
+           pg_catalog.min(b.oldest_pending_at) AS oldest_pending_at,
+           pg_catalog.max(b.last_failed_at) AS last_failed_at
+      FROM by_kind b
 ), k AS (
     SELECT pg_catalog.jsonb_object_agg(kinds.kind, pg_catalog.jsonb_build_object(
-               'pending', COALESCE(c.pending, 0),
-               'in_flight', COALESCE(c.in_flight, 0),
-               'failed', COALESCE(c.failed, 0)) ORDER BY kinds.kind) AS by_kind
+               'pending', COALESCE(b.pending, 0),
+               'in_flight', COALESCE(b.in_flight, 0),
+               'failed', COALESCE(b.failed, 0)) ORDER BY kinds.kind) AS by_kind
       FROM (VALUES ('product'), ('inventory'), ('location'), ('customer')) AS kinds(kind)
-      LEFT JOIN (SELECT q.kind,
-                        pg_catalog.count(*) FILTER (WHERE q.state = 'pending') AS pending,
-                        pg_catalog.count(*) FILTER (WHERE q.state = 'in_flight') AS in_flight,
-                        pg_catalog.count(*) FILTER (WHERE q.state = 'failed') AS failed
-                   FROM kcloud_shopify.queue q GROUP BY q.kind) c ON c.kind = kinds.kind
+      LEFT JOIN by_kind b ON b.kind = kinds.kind
 ), s AS (
     SELECT pg_catalog.max(x.value) FILTER (WHERE x.name = 'shop_domain') AS shop_domain,
            pg_catalog.max(x.value) FILTER (WHERE x.name = 'token_expires_at') AS token_expires_at,
