@@ -284,7 +284,7 @@ BEGIN;      -- never committed: a worker must not see a half-made connection
 INSERT INTO kcloud_shopify.settings (name, value) VALUES
     ('shop_domain', 'example.myshopify.com'),
     ('token_expires_at', '2030-01-02T03:04:05.000000Z'),
-    ('order_poll_mark', '2026-11-01T00:00:00Z');
+    ('orders_poll_mark', '2026-11-01T00:00:00Z');
 SET LOCAL TimeZone = 'UTC';
 SELECT connected, shop_domain, token_expires_at, order_poll_mark FROM kcloud_shopify.status;
 ROLLBACK;

@@ -704,7 +704,7 @@ WITH by_kind AS (           -- the one scan of the queue
 ), s AS (
     SELECT pg_catalog.max(x.value) FILTER (WHERE x.name = 'shop_domain') AS shop_domain,
            pg_catalog.max(x.value) FILTER (WHERE x.name = 'token_expires_at') AS token_expires_at,
-           pg_catalog.max(x.value) FILTER (WHERE x.name = 'order_poll_mark') AS order_poll_mark,
+           pg_catalog.max(x.value) FILTER (WHERE x.name = 'orders_poll_mark') AS order_poll_mark,
            pg_catalog.bool_or(x.name = 'paused') AS paused_row,
            pg_catalog.max(x.value) FILTER (WHERE x.name = 'paused') AS pause_reason,
            pg_catalog.max(x.updated_at) FILTER (WHERE x.name = 'paused') AS paused_since
