@@ -442,7 +442,20 @@ DROP TRIGGER bad ON public.t;
 CREATE TRIGGER bad AFTER INSERT ON public.t
     FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture('stock');
 INSERT INTO public.t VALUES (1);
+DROP TRIGGER bad ON public.t;
+CREATE TRIGGER bad AFTER INSERT ON public.t REFERENCING NEW TABLE AS newrows
+    FOR EACH STATEMENT EXECUTE FUNCTION kcloud_shopify.capture('stock');
+INSERT INTO public.t VALUES (1);
 DROP TABLE public.t;
+-- the worker's capture_wait() refuses where it could not do its job
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT kcloud_shopify.capture_wait();
+ROLLBACK;
+BEGIN;
+SELECT kcloud_shopify.enqueue('product', 'ST2');
+SELECT kcloud_shopify.capture_wait();
+ROLLBACK;
+SELECT kcloud_shopify.capture_wait();
 
 DROP FUNCTION take();
 DROP EXTENSION kcloud_shopify;

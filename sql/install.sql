@@ -28,7 +28,7 @@ SELECT m.member
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'kcloud_shopify')
    AND (d.classid IN ('pg_trigger'::regclass, 'pg_namespace'::regclass)
         OR m.member LIKE 'function kcloud_shopify.capture%')
- ORDER BY 1 COLLATE "C";
+ ORDER BY m.member COLLATE "C";
 -- the capture triggers
 SELECT tgrelid::regclass AS "table", tgname, tgenabled, pg_get_triggerdef(oid, true) AS definition
   FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgrelid::regclass::text COLLATE "C", tgname;

@@ -35,6 +35,18 @@
  *	  table is fixed when the statement is parsed.
  *
  * An entity that is already pending costs one index probe and no write.
+ * That alone would lose changes: a transaction T whose capture found the
+ * entity pending may commit only after the worker claimed that row and read
+ * the CI rows, so the send misses T's change and nothing is left queued.
+ * Hence the capture fence: every capturing transaction holds a
+ * transaction-level lock (ShareLock on a private advisory tag, so POS
+ * transactions never conflict with each other, and never wait on it), and
+ * the worker, after committing a claim and before reading CI rows, waits
+ * for the transactions holding it at that moment (kcs_capture_wait(),
+ * WaitForLockers: like CREATE INDEX CONCURRENTLY, new lockers are not
+ * blocked).  Any transaction that saw the entity pending before the claim
+ * has then ended, and its change is in the worker's snapshot; a capture
+ * after the claim finds no pending row and queues a new one.
  * The worker is woken at commit (kcs_request_wake) only when a queue row was
  * actually inserted: a conflicting pending row has committed already, and
  * its own commit woke the worker.
@@ -77,6 +89,9 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -93,6 +108,7 @@
 PG_FUNCTION_INFO_V1(kcloud_shopify_capture);
 PG_FUNCTION_INFO_V1(kcloud_shopify_capture_truncate);
 PG_FUNCTION_INFO_V1(kcloud_shopify_bind_members);
+PG_FUNCTION_INFO_V1(kcloud_shopify_capture_wait);
 
 /*
  * Statements touching at most this many rows take the row path.  Each row
@@ -238,6 +254,13 @@ typedef struct KcsCacheEntry
 	SPIPlanPtr	row_plan;
 	SPIPlanPtr	set_plans[KCS_NEVENTS][KCS_SIZE_CLASSES];
 } KcsCacheEntry;
+
+/*
+ * The capture fence: an advisory lock tag no SQL-level advisory lock
+ * function can produce (those use field4 = 1 or 2).
+ */
+#define KCS_FENCE_KEY		0x4B43534C	/* "KCSL" */
+#define KCS_FENCE_FIELD4	3
 
 static HTAB *kcs_cache = NULL;
 static MemoryContext kcs_cache_cxt = NULL;
@@ -761,6 +784,47 @@ kcs_set_path(TriggerData *trigdata, const KcsRule *rule, KcsCacheEntry *entry,
 		kcs_request_wake();
 }
 
+static void
+kcs_fence_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, KCS_FENCE_KEY, 0, KCS_FENCE_FIELD4);
+}
+
+/*
+ * Wait until every transaction that was capturing changes when this is
+ * called has ended.  The worker calls it after committing a claim and
+ * before reading the CI rows of the claimed entities (see the top of this
+ * file).  It must not run in the claiming transaction (a capture may be
+ * waiting for that one: deadlock), nor under a transaction snapshot that
+ * the later reads would reuse.
+ */
+void
+kcs_capture_wait(void)
+{
+	LOCKTAG		fence;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("kcloud_shopify capture wait must run in a READ COMMITTED transaction"),
+				 errhint("A transaction snapshot taken before the wait would not see the changes waited for.")));
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("kcloud_shopify capture wait must not run in a transaction that has written"),
+				 errhint("Commit the claim first.")));
+	kcs_fence_tag(&fence);
+	WaitForLockers(fence, ExclusiveLock, false);
+}
+
+/* kcloud_shopify.capture_wait(): SQL entry point of kcs_capture_wait() */
+Datum
+kcloud_shopify_capture_wait(PG_FUNCTION_ARGS)
+{
+	kcs_capture_wait();
+	PG_RETURN_VOID();
+}
+
 /*
  * kcloud_shopify.capture(rule): AFTER INSERT/UPDATE/DELETE ... FOR EACH
  * STATEMENT trigger with transition tables.
@@ -776,6 +840,7 @@ kcloud_shopify_capture(PG_FUNCTION_ARGS)
 	KcsCacheEntry *entry;
 	int64		rows;
 	int			rc;
+	LOCKTAG		fence;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -818,10 +883,27 @@ kcloud_shopify_capture(PG_FUNCTION_ARGS)
 				 errhint("Create it with REFERENCING OLD TABLE AS %s / NEW TABLE AS %s.",
 						 KCS_OLD_TABLE, KCS_NEW_TABLE)));
 
+	/* the set path's SQL refers to the transition tables by these names */
+	if ((trigger->tgoldtable && strcmp(trigger->tgoldtable, KCS_OLD_TABLE) != 0) ||
+		(trigger->tgnewtable && strcmp(trigger->tgnewtable, KCS_NEW_TABLE) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("kcloud_shopify capture trigger \"%s\" has wrongly named transition tables",
+						trigger->tgname),
+				 errhint("Create it with REFERENCING OLD TABLE AS %s / NEW TABLE AS %s.",
+						 KCS_OLD_TABLE, KCS_NEW_TABLE)));
+
 	rows = tuplestore_tuple_count(ev == KCS_EV_DELETE ? trigdata->tg_oldtable
 								  : trigdata->tg_newtable);
 	if (rows == 0)
 		return PointerGetDatum(NULL);
+
+	/*
+	 * Hold the capture fence before looking at the queue, until the end of
+	 * the transaction.  A repeat is a local lock-table hit.
+	 */
+	kcs_fence_tag(&fence);
+	(void) LockAcquire(&fence, ShareLock, false, false);
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));

@@ -42,4 +42,14 @@ extern char *kcs_database;
 /* capture (capture.c) */
 extern void kcs_request_wake(void);
 
+/*
+ * Capture fence (capture.c): wait for every transaction that is capturing
+ * changes right now.  The worker must call it after committing a claim and
+ * before reading the CI rows of the claimed entities, in a READ COMMITTED
+ * transaction that has not written: otherwise a change whose capture found
+ * the entity already pending can commit after the read and be lost.
+ * SQL: kcloud_shopify.capture_wait().
+ */
+extern void kcs_capture_wait(void);
+
 #endif							/* KCLOUD_SHOPIFY_H */

@@ -28,6 +28,20 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'kcloud_shopify_capture_truncate';
 REVOKE ALL ON FUNCTION kcloud_shopify.capture_truncate() FROM PUBLIC;
 
+/*
+ * The worker's side of the capture fence (capture.c): after committing a
+ * claim and before reading the CI rows of the claimed entities, wait until
+ * every transaction that was capturing at that moment has ended.  New POS
+ * transactions are not held up.  Without this, a change whose capture found
+ * the entity already pending could commit after the worker's read and be
+ * lost.  Call it in READ COMMITTED, outside the claiming transaction.
+ */
+CREATE FUNCTION kcloud_shopify.capture_wait()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'kcloud_shopify_capture_wait';
+REVOKE ALL ON FUNCTION kcloud_shopify.capture_wait() FROM PUBLIC;
+
 -- ci.style: product: the style row itself (a deleted style is enqueued so it can be hidden)
 CREATE TRIGGER kcloud_shopify_capture_insert AFTER INSERT ON ci.style
     REFERENCING NEW TABLE AS kcs_new

@@ -40,6 +40,8 @@ async function main() {
   let closing = false;
   const stop = () => { if (closing) return; closing = true; srv.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); };
   process.on('SIGTERM', stop);
+  // a bug in one request must not take the simulator down under a running test suite
+  process.on('uncaughtException', (e) => { process.stderr.write(`shopify-sim: uncaught exception: ${e.stack}\n`); });
   process.on('SIGINT', stop);
 }
 

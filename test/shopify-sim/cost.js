@@ -32,23 +32,27 @@ class CostCalculator {
 
   // cost of a selection set on parentType; data = result object (actual mode) or undefined (requested)
   sel(parentType, selectionSet, data, actual) {
+    // fields and same-type fragments add up; fragments narrowing an abstract type to different
+    // concrete types are alternatives: the most expensive one counts (Shopify: max over possible types)
     let total = 0;
+    const alt = new Map();
     if (!selectionSet) return 0;
+    const frag = (t, ss) => {
+      t = t || parentType;
+      if (actual && data && data.__typename && !isAbstractType(t) && t.name !== data.__typename) return;
+      const c = this.sel(t, ss, data, actual);
+      if (isAbstractType(parentType) && t !== parentType && !isAbstractType(t)) alt.set(t.name, (alt.get(t.name) || 0) + c);
+      else total += c;
+    };
     for (const s of selectionSet.selections) {
-      if (s.kind === Kind.FIELD) {
-        total += this.field(parentType, s, data, actual);
-      } else if (s.kind === Kind.INLINE_FRAGMENT) {
-        const t = s.typeCondition ? this.schema.getType(s.typeCondition.name.value) : parentType;
-        if (actual && data && data.__typename && t && !isAbstractType(t) && t.name !== data.__typename) continue;
-        total += this.sel(t || parentType, s.selectionSet, data, actual);
-      } else if (s.kind === Kind.FRAGMENT_SPREAD) {
+      if (s.kind === Kind.FIELD) total += this.field(parentType, s, data, actual);
+      else if (s.kind === Kind.INLINE_FRAGMENT) frag(s.typeCondition ? this.schema.getType(s.typeCondition.name.value) : parentType, s.selectionSet);
+      else if (s.kind === Kind.FRAGMENT_SPREAD) {
         const f = this.fragments[s.name.value];
-        if (!f) continue;
-        const t = this.schema.getType(f.typeCondition.name.value);
-        total += this.sel(t || parentType, f.selectionSet, data, actual);
+        if (f) frag(this.schema.getType(f.typeCondition.name.value), f.selectionSet);
       }
     }
-    return total;
+    return total + (alt.size ? Math.max(...alt.values()) : 0);
   }
 
   args(def, node) {
@@ -84,7 +88,7 @@ class CostCalculator {
         if (!Array.isArray(value)) return 0;
         return value.reduce((s, item) => s + 1 + this.sel(named, node.selectionSet, item, true), 0);
       }
-      const mult = args.first != null ? args.first : 1;
+      const mult = args.first != null ? args.first : (Array.isArray(args.ids) ? args.ids.length : 1);
       return mult * (1 + this.sel(named, node.selectionSet, undefined, false));
     }
     if (actual && value === null) return 1;

@@ -82,7 +82,7 @@ function restViews(sim) {
       financial_status: V().financialStatus(o).toLowerCase(),
       fulfillment_status: fs === 'FULFILLED' ? 'fulfilled' : fs === 'PARTIALLY_FULFILLED' ? 'partial' : fs === 'RESTOCKED' ? 'restocked' : null,
       created_at: iso(o.createdAt), updated_at: iso(o.updatedAt), processed_at: iso(o.processedAt), cancelled_at: iso(o.cancelledAt), closed_at: iso(o.closedAt),
-      cancel_reason: null, confirmed: true, buyer_accepts_marketing: false,
+      cancel_reason: o.cancelReason ? o.cancelReason.toLowerCase() : null, confirmed: true, buyer_accepts_marketing: false,
       customer: customer(c), billing_address: address(o.billingAddress), shipping_address: address(o.shippingAddress),
       discount_codes: o.discountApplications.filter((d) => d.code).map((d) => ({ code: d.code, amount: fmt(lis.reduce((s, li) => s + li.discountAllocations.filter((x) => x.index === d.index).reduce((a, x) => a + x.amountCents, 0), 0)), type: d.value.type === 'percent' ? 'percentage' : 'fixed_amount' })),
       discount_applications: o.discountApplications.map((d) => ({ type: 'discount_code', code: d.code, title: d.code, value: d.value.type === 'percent' ? String(d.value.percentage) : fmt(d.value.amountCents),

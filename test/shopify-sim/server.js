@@ -83,6 +83,9 @@ function createServer(opts) {
     if (ct.includes('application/graphql')) body = { query: raw.toString('utf8') };
     else {
       try { body = JSON.parse(raw.toString('utf8') || 'null'); } catch (e) { log(req, 400); return send(res, 400, { errors: { query: 'Required parameter missing or invalid' } }); }
+      if (body && typeof body.variables === 'string') {
+        try { body.variables = body.variables.trim() ? JSON.parse(body.variables) : {}; } catch (e) { log(req, 400); return send(res, 400, { errors: { variables: 'Invalid JSON' } }); }
+      }
     }
     const rootFields = body && typeof body.query === 'string' ? rootFieldsOf(body.query, body.operationName) : [];
     sim.counters.requestsTotal++;
@@ -181,7 +184,7 @@ function createServer(opts) {
     const path = req.url.split('?')[0];
     let p;
     let m;
-    if (path.startsWith('/_sim/')) p = handleSim(req, res, path);
+    if (path.startsWith('/_sim/')) { p = handleSim(req, res, path); res.on('finish', () => log(req, res.statusCode)); }
     else if (path === '/admin/oauth/access_token' && req.method === 'POST') p = handleOAuth(req, res);
     else if ((m = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(path))) {
       const version = m[1];

@@ -11,6 +11,7 @@ const { locationResolvers } = require('./state/locations');
 const { customerResolvers } = require('./state/customers');
 const { orderResolvers } = require('./state/orders');
 const { bulkResolvers } = require('./state/bulk');
+const { miscResolvers } = require('./state/misc');
 const { Executor } = require('./executor');
 const { Bucket, parsePlan } = require('./throttle');
 const { Faults } = require('./faults');
@@ -44,7 +45,7 @@ class Sim {
     this.resetCounters();
     const customers = customerResolvers(this);
     const mods = [productResolvers(this), inventoryResolvers(this), locationResolvers(this), customers, metafieldResolvers(this),
-      orderResolvers(this, customers), bulkResolvers(this)];
+      orderResolvers(this, customers), bulkResolvers(this), miscResolvers(this)];
     const V = () => this.views;
     this.resolvers = {
       Query: {
@@ -65,14 +66,17 @@ class Sim {
       validationFailures: 0, mutationsApplied: 0, idempotentReplays: 0, maxCostExceeded: 0, unauthorized: 0, oauthTokensIssued: 0 };
   }
 
-  // Clears shop state, counters, faults (and the clock offset) and refills the bucket. Keeps the plan,
-  // issued access tokens, tokenTtl, throttle429 and the webhook target. The body may carry any
+  // Clears shop state (incl. GraphQL webhook subscriptions), counters, faults (and the clock offset) and
+  // refills the bucket. Keeps the plan, issued access tokens, tokenTtl, throttle429 and the /_sim/webhooks target. The body may carry any
   // /_sim/config keys, applied after the reset (e.g. {"plan":"plus"}).
   reset(body) {
     body = body || {};
     const seed = this.faults.cfg.seed;
     this.store.clockOffsetMs = 0;
     this.store.reset();
+    this.faults.rand = null;
+    this.webhooks.subscriptions = [];
+    this.webhooks.delivered = [];
     this.resetCounters();
     this.faults.set({ seed });
     this.bucket.setPlan(this.plan);
@@ -82,7 +86,7 @@ class Sim {
   configure(body) {
     body = body || {};
     if (body.plan !== undefined) { this.plan = parsePlan(body.plan); this.bucket.setPlan(this.plan); }
-    if (body.faults !== undefined) this.faults.update(body.faults || {});
+    if (body.faults !== undefined) this.faults.set(body.faults || {});
     if (body.tokenTtl !== undefined) this.config.tokenTtl = Number(body.tokenTtl);
     if (body.throttle429 !== undefined) this.config.throttle429 = !!body.throttle429;
     if (body.clockOffsetMs !== undefined) this.store.clockOffsetMs = Number(body.clockOffsetMs) || 0;

@@ -74,7 +74,10 @@ function bulkResolvers(sim) {
           b.results.push({ errors: [{ message: `Invalid JSON on line ${i + 1}` }], __lineNumber: i });
           continue;
         }
-        const r = sim.executor.run({ query: mutation, variables: vars }, { charge: false, bulk: true });
+        let r;
+        try { r = sim.executor.run({ query: mutation, variables: vars }, { charge: false, bulk: true }); } catch (e) {
+          r = { body: { errors: [{ message: `Internal error: ${e.message}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };
+        }
         const line = {};
         if (r.body.errors) line.errors = r.body.errors;
         if (r.body.data !== undefined) line.data = r.body.data;

@@ -18,7 +18,7 @@ function locationResolvers(sim) {
       return { location: null, userErrors: [userError(['input', 'address', 'zip'], 'Enter a valid ZIP code', 'INVALID_US_ZIPCODE')] };
     }
     if (input.metafields) {
-      const e = sim.metafields.checkInputs(null, input.metafields, ['input', 'metafields'], (c) => c);
+      const e = sim.metafields.checkInputs(null, input.metafields, ['input', 'metafields'], (c) => c, 'Location');
       if (e.length) return { location: null, userErrors: e };
     }
     const loc = S().addLocation(input);

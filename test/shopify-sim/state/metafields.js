@@ -14,8 +14,8 @@ function validateValue(type, value) {
 }
 
 // Owners of the same type holding an `id`-typed metafield ns.key=value (unique-valued)
-function idConflict(store, owner, ns, key, value) {
-  const t = parseGid(owner.id).type;
+function idConflict(store, owner, ns, key, value, ownerType) {
+  const t = owner ? parseGid(owner.id).type : ownerType;
   const map = { Product: store.products, ProductVariant: store.variants, Customer: store.customers, Location: store.locations, Order: store.orders }[t];
   for (const o of map.values()) {
     if (o === owner) continue;
@@ -28,7 +28,7 @@ function mkMetafields(store) {
   function find(owner, ns, key) { return owner.metafields.find((m) => m.namespace === ns && m.key === key) || null; }
 
   // Validate a list of MetafieldInput for an owner (existing or new); returns userErrors (codes optional)
-  function checkInputs(owner, list, fieldPath, codeFor) {
+  function checkInputs(owner, list, fieldPath, codeFor, ownerType) {
     const errs = [];
     (list || []).forEach((mf, i) => {
       const ns = mf.namespace == null ? APP_NS : mf.namespace;
@@ -38,7 +38,7 @@ function mkMetafields(store) {
       const type = mf.type || (existing && existing.type);
       if (!type) { errs.push(userError(fieldPath.concat(i, 'type'), "Type can't be blank", codeFor('BLANK'))); return; }
       if (!validateValue(type, mf.value)) errs.push(userError(fieldPath.concat(i, 'value'), `Value is invalid for type ${type}`, codeFor('INVALID_VALUE')));
-      if (type === 'id' && owner && idConflict(store, owner, ns, mf.key, mf.value)) errs.push(userError(fieldPath.concat(i, 'value'), 'Value is already assigned to another resource', codeFor('TAKEN')));
+      if (type === 'id' && (owner || ownerType) && idConflict(store, owner, ns, mf.key, mf.value, ownerType)) errs.push(userError(fieldPath.concat(i, 'value'), 'Value is already assigned to another resource', codeFor('TAKEN')));
     });
     return errs;
   }

@@ -398,6 +398,90 @@ function orderResolvers(sim, customers) {
     return { order: V().orderView(order), refund: V().refundView(refund), userErrors: [] };
   }
 
+  function orderCancel(args, ctx) {
+    const st = S();
+    const order = st.get('Order', args.orderId);
+    const err = (m, c) => ({ job: null, jobResult: null, orderCancelUserErrors: [userError(['orderId'], m, c)], userErrors: [userError(['orderId'], m)] });
+    if (!order) return err('Order does not exist', 'NOT_FOUND');
+    if (order.cancelledAt) return err('Order has already been cancelled', 'INVALID');
+    if (order.fulfillmentIds.length) return err('Cannot cancel an order that has fulfillments', 'INVALID');
+    const ts = st.nowMs();
+    const refund = { id: st.newId('Refund'), orderId: order.id, note: args.staffNote || null, createdAt: ts, processedAt: ts, lineItems: [], shippingLines: [], transactions: [], totalRefundedCents: 0 };
+    for (const li of V().orderLineItems(order)) {
+      const q = li.quantity - li.refundedQty;
+      if (q <= 0) continue;
+      const v = li.variantId ? st.get('ProductVariant', li.variantId) : null;
+      let restocked = false;
+      if (v && li.claimed > 0) {
+        const lv = st.getLevel(v.inventoryItemId, li.claimLocationId);
+        if (lv) { lv.committed -= li.claimed; if (!args.restock) lv.on_hand -= li.claimed; lv.updatedAt = ts; }
+        li.claimed = 0; restocked = !!args.restock;
+      }
+      const lt = V().lineTotals(li);
+      refund.lineItems.push({ id: st.newId('RefundLineItem'), lineItemId: li.id, quantity: q, restockType: args.restock ? 'CANCEL' : 'NO_RESTOCK', restocked,
+        locationId: li.locationId, priceCents: li.priceCents, subtotalCents: Math.round((lt.net * q) / li.quantity), taxCents: Math.round((lt.tax * q) / li.quantity), fromFulfilled: 0 });
+      li.refundedQty += q;
+    }
+    for (const foId of order.fulfillmentOrderIds) {
+      const fo = st.get('FulfillmentOrder', foId);
+      for (const x of fo.lineItems) x.remainingQuantity = 0;
+      fo.status = 'CANCELLED'; fo.updatedAt = ts;
+    }
+    const wantsRefund = args.refund === true || (args.refundMethod && args.refundMethod.originalPaymentMethodsRefund);
+    if (wantsRefund) {
+      const T = V().orderTotals(order);
+      const amt = T.received - T.refunded;
+      if (amt > 0) {
+        const gw = (order.transactions.find((t) => t.kind === 'SALE' || t.kind === 'CAPTURE') || { gateway: 'manual' }).gateway;
+        const tx = { id: st.newId('OrderTransaction'), orderId: order.id, kind: 'REFUND', status: 'SUCCESS', gateway: gw, amountCents: amt, createdAt: ts, processedAt: ts };
+        refund.transactions.push(tx); order.transactions.push(tx); refund.totalRefundedCents = amt;
+      }
+    }
+    if (refund.lineItems.length || refund.transactions.length) { st.refunds.set(parseGid(refund.id).num, refund); order.refundIds.push(refund.id); }
+    order.cancelledAt = ts; order.closedAt = ts; order.cancelReason = args.reason; order.updatedAt = ts;
+    ctx.sim.counters.mutationsApplied++;
+    sim.webhooks.emit('orders/cancelled', order);
+    sim.webhooks.emit('orders/updated', order);
+    return { job: { __typename: 'Job', id: st.newId('Job'), done: true }, jobResult: null, orderCancelUserErrors: [], userErrors: [] };
+  }
+
+  function orderUpdate(args, ctx) {
+    const st = S();
+    const input = args.input;
+    const order = st.get('Order', input.id);
+    if (!order) return { order: null, userErrors: [userError(['input', 'id'], 'Order does not exist')] };
+    for (const k of ['email', 'phone', 'note', 'tags', 'poNumber']) if (input[k] !== undefined) order[k] = input[k];
+    if (input.shippingAddress) order.shippingAddress = customers.mkAddress(input.shippingAddress);
+    for (const mf of input.metafields || []) sim.metafields.upsert(order, mf);
+    order.updatedAt = st.nowMs();
+    ctx.sim.counters.mutationsApplied++;
+    sim.webhooks.emit('orders/updated', order);
+    return { order: V().orderView(order), userErrors: [] };
+  }
+
+  function orderMarkAsPaid(args, ctx) {
+    const st = S();
+    const order = st.get('Order', args.input.id);
+    if (!order) return { order: null, userErrors: [userError(['input', 'id'], 'Order does not exist')] };
+    const T = V().orderTotals(order);
+    if (T.received >= T.total) return { order: null, userErrors: [userError(['input', 'id'], 'Order cannot be marked as paid.')] };
+    const ts = st.nowMs();
+    order.transactions.push({ id: st.newId('OrderTransaction'), orderId: order.id, kind: 'SALE', status: 'SUCCESS', gateway: 'manual', amountCents: T.total - T.received, createdAt: ts, processedAt: ts });
+    order.financialStatus = 'PAID'; order.updatedAt = ts;
+    ctx.sim.counters.mutationsApplied++;
+    return { order: V().orderView(order), userErrors: [] };
+  }
+
+  function orderClose(args, ctx) {
+    const st = S();
+    const order = st.get('Order', args.input.id);
+    if (!order) return { order: null, userErrors: [userError(['input', 'id'], 'Order does not exist')] };
+    const ts = st.nowMs();
+    order.closedAt = ts; order.updatedAt = ts;
+    ctx.sim.counters.mutationsApplied++;
+    return { order: V().orderView(order), userErrors: [] };
+  }
+
   function returnedQty(order, li) {
     return order.refundIds.map((id) => S().get('Refund', id)).reduce((s, r) => s + r.lineItems.filter((x) => x.lineItemId === li.id).reduce((a, x) => a + (x.fromFulfilled || 0), 0), 0);
   }
@@ -439,7 +523,7 @@ function orderResolvers(sim, customers) {
       fulfillment: (a) => V().fulfillmentView(S().get('Fulfillment', a.id)),
       refund: (a) => V().refundView(S().get('Refund', a.id)),
     },
-    Mutation: { orderCreate, fulfillmentCreate, fulfillmentOrderMove, refundCreate },
+    Mutation: { orderCreate, fulfillmentCreate, fulfillmentOrderMove, refundCreate, orderCancel, orderUpdate, orderMarkAsPaid, orderClose },
   };
 }
 

@@ -151,12 +151,12 @@ function productResolvers(sim) {
         for (const k of ['price', 'compareAtPrice']) {
           if (vi[k] != null && Number.isNaN(toCents(vi[k]))) errs.push(userError(['input', 'variants', String(i), k], `${k} is invalid`, 'INVALID_VARIANT'));
         }
-        if (vi.metafields) errs.push(...M().checkInputs(existing, vi.metafields, ['input', 'variants', String(i), 'metafields'], () => 'INVALID_METAFIELD'));
+        if (vi.metafields) errs.push(...M().checkInputs(existing, vi.metafields, ['input', 'variants', String(i), 'metafields'], (c) => (c === 'TAKEN' ? 'DUPLICATED_METAFIELD_VALUE' : 'INVALID_METAFIELD'), 'ProductVariant'));
         variantPlans.push({ input: vi, existing, selectedOptions: sel });
       }
       if (totalQty > 50000) errs.push(userError(['input', 'variants'], 'The total number of inventory quantities across all variants cannot exceed 50000', 'INVENTORY_QUANTITIES_LIMIT_EXCEEDED'));
     }
-    if (input.metafields) errs.push(...M().checkInputs(product, input.metafields, ['input', 'metafields'], () => 'INVALID_METAFIELD'));
+    if (input.metafields) errs.push(...M().checkInputs(product, input.metafields, ['input', 'metafields'], (c) => (c === 'TAKEN' ? 'DUPLICATED_METAFIELD_VALUE' : 'INVALID_METAFIELD'), 'Product'));
     let handle = null;
     if (input.handle != null) {
       const other = findByHandle(input.handle);

@@ -23,10 +23,10 @@ test('client credentials grant issues tokens that expire', async () => {
   assert.equal(tok.expires_in, 3600);
   assert.match(tok.scope, /write_inventory/);
   assert.equal((await t.gql('{ shop { name } }', undefined, { token: tok.access_token })).status, 200);
-  await t.ctl('config', { tokenTtl: 0.2 });
+  await t.ctl('config', { tokenTtl: 0.5 });
   const short = await (await grant(t.base, { grant_type: 'client_credentials', client_id: 'cid', client_secret: 'sec' })).json();
   assert.equal((await t.gql('{ shop { name } }', undefined, { token: short.access_token })).status, 200);
-  await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 600));
   const exp = await t.gql('{ shop { name } }', undefined, { token: short.access_token });
   assert.equal(exp.status, 401);
   assert.equal(exp.body.errors, '[API] Invalid API key or access token (unrecognized login or wrong password)');

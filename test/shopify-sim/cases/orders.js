@@ -209,3 +209,55 @@ test('webhooks: orders/fulfilled and refunds/create with HMAC', async () => {
     await new Promise((r) => recv.close(r));
   }
 });
+
+test('orderCancel releases claims (restock) and refunds; orderUpdate; orderMarkAsPaid', async () => {
+  const r = await t.data(ORDER_CREATE, { order: order(2, { transactions: undefined, financialStatus: 'PENDING' }), options: { inventoryBehaviour: 'DECREMENT_OBEYING_POLICY' } });
+  const o = r.orderCreate.order;
+  assert.equal(o.displayFinancialStatus, 'PENDING');
+  const paid = await t.data('mutation($id: ID!) { orderMarkAsPaid(input: {id: $id}) { order { displayFinancialStatus } userErrors { message } } }', { id: o.id });
+  assert.equal(paid.orderMarkAsPaid.order.displayFinancialStatus, 'PAID');
+  const up = await t.data('mutation($id: ID!) { orderUpdate(input: {id: $id, note: "hello", tags: ["a"]}) { order { note tags } userErrors { message } } }', { id: o.id });
+  assert.deepEqual(up.orderUpdate.order, { note: 'hello', tags: ['a'] });
+  assert.deepEqual(await levelOf(t, item, loc), { available: 8, on_hand: 10, committed: 2 });
+  const c = await t.data('mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true, refund: true) { job { id done } orderCancelUserErrors { code message } } }', { id: o.id });
+  assert.deepEqual(c.orderCancel.orderCancelUserErrors, []);
+  assert.deepEqual(await levelOf(t, item, loc), { available: 10, on_hand: 10, committed: 0 });
+  const q = await t.data('query($id: ID!) { order(id: $id) { cancelledAt cancelReason displayFinancialStatus totalRefundedSet { shopMoney { amount } } } }', { id: o.id });
+  assert.ok(q.order.cancelledAt);
+  assert.equal(q.order.cancelReason, 'CUSTOMER');
+  assert.equal(q.order.displayFinancialStatus, 'REFUNDED');
+  const again = await t.data('mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true) { orderCancelUserErrors { code } } }', { id: o.id });
+  assert.equal(again.orderCancel.orderCancelUserErrors[0].code, 'INVALID');
+  const cancelled = await t.data('{ orders(first: 5, query: "status:cancelled") { nodes { id } } }');
+  assert.deepEqual(cancelled.orders.nodes.map((n) => n.id), [o.id]);
+});
+
+test('webhookSubscriptionCreate delivers signed with the client secret; publications; unmodelled mutations fail loudly', async () => {
+  const got = [];
+  const recv = http.createServer((req, res) => { const c = []; req.on('data', (x) => c.push(x)); req.on('end', () => { got.push({ h: req.headers, body: Buffer.concat(c) }); res.end('ok'); }); });
+  await new Promise((r) => recv.listen(0, '127.0.0.1', r));
+  try {
+    await t.ctl('webhooks', {});
+    const s = await t.data('mutation($u: String!) { webhookSubscriptionCreate(topic: ORDERS_FULFILLED, webhookSubscription: {uri: $u, format: JSON}) { webhookSubscription { id topic uri } userErrors { message } } }',
+      { u: `http://127.0.0.1:${recv.address().port}/wh` });
+    assert.equal(s.webhookSubscriptionCreate.webhookSubscription.topic, 'ORDERS_FULFILLED');
+    const list = await t.data('{ webhookSubscriptions(first: 5) { nodes { id uri } } }');
+    assert.equal(list.webhookSubscriptions.nodes.length, 1);
+    const o = (await t.data(ORDER_CREATE, { order: order(1) })).orderCreate.order;
+    await t.data(FULFILL, { f: { lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: o.fulfillmentOrders.nodes[0].id }] } });
+    for (let i = 0; i < 50 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 1);
+    assert.equal(got[0].h['x-shopify-topic'], 'orders/fulfilled');
+    assert.equal(got[0].h['x-shopify-hmac-sha256'], crypto.createHmac('sha256', 'test-client-secret').update(got[0].body).digest('base64'));
+  } finally {
+    await new Promise((r) => recv.close(r));
+  }
+  const pubs = await t.data('{ publications(first: 5) { nodes { id name } } }');
+  assert.equal(pubs.publications.nodes[0].name, 'Online Store');
+  const prod = (await t.ctl('state')).products[0].id;
+  const pp = await t.data('mutation($id: ID!, $p: ID!) { publishablePublish(id: $id, input: [{publicationId: $p}]) { publishable { ... on Product { publishedOnPublication(publicationId: $p) } } userErrors { message } } }',
+    { id: prod, p: pubs.publications.nodes[0].id });
+  assert.equal(pp.publishablePublish.publishable.publishedOnPublication, true);
+  const ni = await t.gql('mutation { giftCardCreate(input: {initialValue: "10"}) { userErrors { message } } }');
+  assert.equal(ni.body.errors[0].extensions.code, 'NOT_IMPLEMENTED');
+});

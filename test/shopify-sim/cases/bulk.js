@@ -35,7 +35,7 @@ test('bulk import round trip: staged upload, run productSet per line, poll, down
   assert.equal(r.bulkOperationRunMutation.bulkOperation.status, 'CREATED');
   const id = r.bulkOperationRunMutation.bulkOperation.id;
   let op;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) {
     op = (await t.data('query($id: ID!) { bulkOperation(id: $id) { id status objectCount rootObjectCount url fileSize completedAt } }', { id })).bulkOperation;
     if (op.status === 'COMPLETED') break;
     await new Promise((res) => setTimeout(res, 20));
@@ -57,7 +57,7 @@ test('bulk import round trip: staged upload, run productSet per line, poll, down
   // re-running the same file updates rather than duplicates (customId upsert)
   const r2 = await t.data(RUN, { m: MUT, p: path });
   const id2 = r2.bulkOperationRunMutation.bulkOperation.id;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) {
     op = (await t.data('query($id: ID!) { bulkOperation(id: $id) { status } }', { id: id2 })).bulkOperation;
     if (op.status === 'COMPLETED') break;
     await new Promise((res) => setTimeout(res, 20));

@@ -46,7 +46,7 @@ test('MAX_COST_EXCEEDED above 1000, nothing executed or charged', async () => {
 });
 
 test('leaky bucket: THROTTLED when requested > currentlyAvailable (tiny custom plan)', async () => {
-  const t = await mk({ plan: 'custom:10:1' });
+  const t = await mk({ plan: 'custom:10:0.01' }); // restores 0.01/s: negligible during the test
   const q = '{ locations(first: 1) { nodes { id } } }'; // requested 3 == actual 3
   const seen = [];
   for (let i = 0; i < 4; i++) seen.push((await t.gql(q)).body);
@@ -60,11 +60,14 @@ test('leaky bucket: THROTTLED when requested > currentlyAvailable (tiny custom p
   await t.ctl('config', { throttle429: true });
   const r = await t.gql(q);
   assert.equal(r.status, 429);
-  assert.equal(r.headers.get('retry-after'), '2');
+  // ceil((3 - ~1) / 0.01) seconds
+  assert.ok(Number(r.headers.get('retry-after')) >= 150 && Number(r.headers.get('retry-after')) <= 200, r.headers.get('retry-after'));
   // plans can be switched at run time
   await t.ctl('config', { plan: 'plus' });
   const p = await t.gql('{ shop { name } }');
-  assert.deepEqual(p.body.extensions.cost.throttleStatus, { maximumAvailable: 20000, currentlyAvailable: 19999, restoreRate: 1000 });
+  const ts = p.body.extensions.cost.throttleStatus;
+  assert.deepEqual([ts.maximumAvailable, ts.restoreRate], [20000, 1000]);
+  assert.ok(ts.currentlyAvailable >= 19999);
 });
 
 test('bucket restores at restoreRate per second', async () => {
@@ -77,5 +80,13 @@ test('bucket restores at restoreRate per second', async () => {
   const low = (await t2.gql('{ shop { name } }')).body.extensions.cost.throttleStatus.currentlyAvailable;
   await new Promise((r) => setTimeout(r, 500));
   const high = (await t2.gql('{ shop { name } }')).body.extensions.cost.throttleStatus.currentlyAvailable;
-  assert.ok(high - low >= 3 && high - low <= 6, `${low} -> ${high}`);
+  assert.ok(high - low >= 3, `${low} -> ${high}`);
+});
+
+test('fragments on an abstract type cost the most expensive alternative; nodes(ids) per id', async () => {
+  const t = await mk();
+  const r = await t.gql('query($id: ID!) { node(id: $id) { id ... on Product { title options { name } } ... on Customer { email } } }', { id: 'gid://shopify/Product/1' });
+  assert.equal(r.body.extensions.cost.requestedQueryCost, 2); // node 1 + max(Product: options 1, Customer: 0)
+  const r2 = await t.gql('query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['gid://shopify/Product/1', 'gid://shopify/Product/2', 'gid://shopify/Product/3'] });
+  assert.equal(r2.body.extensions.cost.requestedQueryCost, 3);
 });

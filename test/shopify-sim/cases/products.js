@@ -147,3 +147,9 @@ test('productVariantsBulkUpdate changes price; pagination with cursors', async (
   assert.deepEqual(page2.product.variants.nodes.map((n) => n.sku), ['SHIRT-L']);
   assert.equal(page2.product.variants.pageInfo.hasNextPage, false);
 });
+
+test('an id-typed metafield value already used by another product is refused', async () => {
+  await t.data(PRODUCT_SET, { identifier: { customId: cid }, input: { title: 'One', metafields: [cidMf] } });
+  const r = await t.data(PRODUCT_SET, { identifier: { handle: 'two' }, input: { title: 'Two', metafields: [cidMf] } });
+  assert.equal(r.productSet.userErrors[0].code, 'DUPLICATED_METAFIELD_VALUE');
+});
