@@ -3,12 +3,28 @@
 // (@idempotent required) -> cost (MAX_COST_EXCEEDED) -> leaky bucket (THROTTLED) -> execute -> actual cost.
 const {
   parse, validate, execute, getOperationAST, Kind, GraphQLError, getNamedType, getNullableType,
-  isNonNullType, isListType, isEnumType, isScalarType, isObjectType, valueFromASTUntyped, getDirectiveValues,
+  isNonNullType, isListType, isEnumType, isScalarType, isObjectType, valueFromASTUntyped, getDirectiveValues, print,
 } = require('graphql');
 const { getVariableValues } = require('graphql/execution/values');
 const { requestedCost, actualCost } = require('./cost');
 const { gqlError, hash, userError } = require('./util');
 const { iso } = require('./state/views');
+
+const { specifiedRules, KnownTypeNamesRule } = require('graphql');
+
+// KnownTypeNamesRule lists all ~3500 type names on every run (for suggestions); only do that on a miss.
+function LazyKnownTypeNamesRule(context) {
+  const types = context.getSchema().getTypeMap();
+  let full = null;
+  return {
+    NamedType(node, ...rest) {
+      if (types[node.name.value]) return;
+      full = full || KnownTypeNamesRule(context);
+      full.NamedType(node, ...rest);
+    },
+  };
+}
+const RULES = specifiedRules.map((r) => (r === KnownTypeNamesRule ? LazyKnownTypeNamesRule : r));
 
 const IDEMPOTENT_REQUIRED = new Set(['inventorySetQuantities', 'inventoryAdjustQuantities', 'inventoryActivate', 'locationActivate', 'locationDeactivate', 'refundCreate']);
 const MAX_COST = 1000;
@@ -36,6 +52,37 @@ function fmtErr(e, code) {
   if (j.path) out.path = j.path;
   out.extensions = Object.assign({}, j.extensions || {});
   if (!out.extensions.code && code) out.extensions.code = code;
+  return out;
+}
+
+// graphql-js coercion errors rewritten in Shopify's shape:
+//   "Variable $input of type X! was provided invalid value for a.0.b (explanation)"
+//   extensions: { code: INVALID_VARIABLE, value, problems: [{ path, explanation }] }
+function shopifyVariableError(e, op, rawVariables) {
+  const base = fmtErr(e, 'INVALID_VARIABLE');
+  const msg = e.message;
+  let name; let at = null; let explanation = null;
+  let m;
+  if ((m = /^Variable "\$(\w+)" got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]*)$/.exec(msg))) { name = m[1]; at = m[2] || null; explanation = m[3]; }
+  else if ((m = /^Variable "\$(\w+)" of required type "[^"]+" was not provided\.$/.exec(msg))) { name = m[1]; explanation = 'Expected value to not be null'; }
+  else if ((m = /^Variable "\$(\w+)" of non-null type "[^"]+" must not be null\.$/.exec(msg))) { name = m[1]; explanation = 'Expected value to not be null'; }
+  else return base;
+  const def = (op.variableDefinitions || []).find((d) => d.variable.name.value === name);
+  const type = def ? print(def.type) : '?';
+  const path = [];
+  if (at) {
+    const rest = at.replace(new RegExp(`^${name}`), '');
+    const re = /\.(\w+)|\[(\d+)\]/g; let x;
+    while ((x = re.exec(rest))) path.push(x[1] !== undefined ? x[1] : Number(x[2]));
+  }
+  explanation = explanation.replace(/\.$/, '');
+  const nd = /^Field "(\w+)" is not defined by type "(\w+)"/.exec(explanation);
+  if (nd) { path.push(nd[1]); explanation = `Field is not defined on ${nd[2]}`; }
+  const out = {
+    message: `Variable $${name} of type ${type} was provided invalid value` + (path.length ? ` for ${path.join('.')} (${explanation})` : ''),
+    locations: base.locations,
+    extensions: { code: 'INVALID_VARIABLE', value: rawVariables[name] === undefined ? null : rawVariables[name], problems: [{ path, explanation }] },
+  };
   return out;
 }
 
@@ -112,6 +159,7 @@ class Executor {
   constructor(sim) {
     this.sim = sim;
     this.schema = sim.schema;
+    this.docCache = new Map();
     this.queryRoot = {};
     this.mutationRoot = {};
     for (const [name, fn] of Object.entries(sim.resolvers.Query)) {
@@ -159,10 +207,16 @@ class Executor {
     if (!body || typeof body.query !== 'string' || body.query.trim() === '') {
       return { status: 400, body: { errors: { query: 'Required parameter missing or invalid' } }, rootFields: [] };
     }
-    let doc;
-    try { doc = parse(body.query); } catch (e) {
-      return fail([fmtErr(e)]);
+    // parse + validate results are cached per document text (the schema never changes)
+    let cached = this.docCache.get(body.query);
+    if (!cached) {
+      try { cached = { doc: parse(body.query) }; } catch (e) { cached = { parseError: e }; }
+      if (cached.doc) cached.vErrors = validate(this.schema, cached.doc, RULES);
+      if (this.docCache.size >= 1000) this.docCache.delete(this.docCache.keys().next().value);
+      this.docCache.set(body.query, cached);
     }
+    if (cached.parseError) return fail([fmtErr(cached.parseError)]);
+    const doc = cached.doc;
     const op = getOperationAST(doc, body.operationName || undefined);
     const rootFields = [];
     if (op) {
@@ -175,8 +229,15 @@ class Executor {
       collect(op.selectionSet);
     }
     const meta = { rootFields, opType: op ? op.operation : null, operationName: body.operationName || (op && op.name ? op.name.value : null) };
-    const vErrors = validate(this.schema, doc);
-    if (vErrors.length) return fail(vErrors.map((e) => fmtErr(e, validationCode(e.message))), meta);
+    const vErrors = cached.vErrors;
+    if (vErrors.length) {
+      return fail(vErrors.map((e) => {
+        const out = fmtErr(e, validationCode(e.message));
+        const m = /^Cannot query field "(\w+)" on type "(\w+)"/.exec(e.message);
+        if (m) Object.assign(out.extensions, { typeName: m[2], fieldName: m[1] });
+        return out;
+      }), meta);
+    }
     if (!op) {
       return fail([{ message: body.operationName ? `No operation named "${body.operationName}"` : 'An operation name is required', extensions: { code: 'BAD_REQUEST' } }], meta);
     }
@@ -186,7 +247,7 @@ class Executor {
       return fail([{ message: 'Variables must be an object', extensions: { code: 'INVALID_VARIABLE' } }], meta);
     }
     const coerced = getVariableValues(this.schema, op.variableDefinitions || [], rawVariables, { maxErrors: 50 });
-    if (coerced.errors) return fail(coerced.errors.map((e) => fmtErr(e, 'INVALID_VARIABLE')), meta);
+    if (coerced.errors) return fail(coerced.errors.map((e) => shopifyVariableError(e, op, rawVariables)), meta);
     const variables = coerced.coerced;
 
     // runtime-only rule: @idempotent(key:) is mandatory on some mutations
@@ -205,7 +266,7 @@ class Executor {
 
     let requested = 0;
     if (charge) {
-      requested = requestedCost(this.schema, doc, op, variables);
+      try { requested = requestedCost(this.schema, doc, op, variables); } catch (e) { requested = op.operation === 'mutation' ? 10 : 1; }
       if (requested > MAX_COST) {
         sim.counters.maxCostExceeded++;
         return reply({ errors: [{ message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
@@ -233,7 +294,7 @@ class Executor {
     out.data = result.data === undefined ? null : result.data;
     let actual = 0;
     if (charge) {
-      actual = Math.min(requested, actualCost(this.schema, doc, op, variables, result.data));
+      try { actual = Math.min(requested, actualCost(this.schema, doc, op, variables, result.data)); } catch (e) { actual = requested; }
       sim.bucket.refund(requested - actual);
       sim.counters.costSpent += actual;
       out.extensions = ext(requested, actual);

@@ -6,9 +6,11 @@ const KINDS = ['error500', 'error503', 'error429', 'hang', 'reset', 'applyThenDr
 
 class Faults {
   constructor() { this.set({}); }
+  // replaces the whole fault configuration; the PRNG keeps its state unless a seed is given
   set(cfg) {
     cfg = cfg || {};
-    this.cfg = { error500: 0, error503: 0, error429: 0, hang: 0, reset: 0, applyThenDrop: 0, latencyMs: 0, operations: null, seed: 1 };
+    const seed = this.cfg ? this.cfg.seed : 1;
+    this.cfg = { error500: 0, error503: 0, error429: 0, hang: 0, reset: 0, applyThenDrop: 0, latencyMs: 0, operations: null, seed };
     this.update(cfg);
   }
   update(cfg) {

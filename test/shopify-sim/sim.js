@@ -74,6 +74,7 @@ class Sim {
     const seed = this.faults.cfg.seed;
     this.store.clockOffsetMs = 0;
     this.store.reset();
+    this.faults.rand = null;
     this.webhooks.subscriptions = [];
     this.webhooks.delivered = [];
     this.resetCounters();
@@ -85,7 +86,7 @@ class Sim {
   configure(body) {
     body = body || {};
     if (body.plan !== undefined) { this.plan = parsePlan(body.plan); this.bucket.setPlan(this.plan); }
-    if (body.faults !== undefined) this.faults.update(body.faults || {});
+    if (body.faults !== undefined) this.faults.set(body.faults || {});
     if (body.tokenTtl !== undefined) this.config.tokenTtl = Number(body.tokenTtl);
     if (body.throttle429 !== undefined) this.config.throttle429 = !!body.throttle429;
     if (body.clockOffsetMs !== undefined) this.store.clockOffsetMs = Number(body.clockOffsetMs) || 0;

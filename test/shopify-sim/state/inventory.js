@@ -176,6 +176,23 @@ function inventoryResolvers(sim) {
     return { userErrors: [] };
   }
 
+  function inventoryItemUpdate(args, ctx) {
+    const st = S();
+    const item = st.get('InventoryItem', args.id);
+    if (!item) return { inventoryItem: null, userErrors: [userError(['id'], 'Inventory item does not exist')] };
+    const ii = args.input;
+    const v = st.get('ProductVariant', item.variantId);
+    if (ii.tracked != null) item.tracked = ii.tracked;
+    if (ii.requiresShipping != null) item.requiresShipping = ii.requiresShipping;
+    if (ii.cost !== undefined) item.costCents = ii.cost == null ? null : Math.round(Number(ii.cost) * 100);
+    if (ii.sku !== undefined && v) { v.sku = ii.sku; v.updatedAt = st.nowMs(); }
+    if (ii.harmonizedSystemCode !== undefined) item.harmonizedSystemCode = ii.harmonizedSystemCode;
+    if (ii.countryCodeOfOrigin !== undefined) item.countryCodeOfOrigin = ii.countryCodeOfOrigin;
+    item.updatedAt = st.nowMs();
+    ctx.sim.counters.mutationsApplied++;
+    return { inventoryItem: V().inventoryItemView(item), userErrors: [] };
+  }
+
   return {
     Query: {
       inventoryItem: (a) => V().inventoryItemView(S().get('InventoryItem', a.id)),
@@ -190,7 +207,7 @@ function inventoryResolvers(sim) {
       inventoryLevel: (a) => V().levelView(S().getLevelById(a.id)),
       inventoryAdjustmentGroup: (a) => V().adjustmentGroupView(S().get('InventoryAdjustmentGroup', a.id)),
     },
-    Mutation: { inventorySetQuantities, inventoryAdjustQuantities, inventoryActivate, inventoryBulkToggleActivation, inventoryDeactivate },
+    Mutation: { inventorySetQuantities, inventoryAdjustQuantities, inventoryActivate, inventoryBulkToggleActivation, inventoryDeactivate, inventoryItemUpdate },
   };
 }
 

@@ -102,3 +102,8 @@ test('inventoryAdjustQuantities applies deltas with CAS', async () => {
   const r = await t.data(m, { input: { name: 'available', reason: 'received', changes: [{ inventoryItemId: items[0], locationId: loc, delta: 4, changeFromQuantity: 0 }] } });
   assert.deepEqual(r.inventoryAdjustQuantities.inventoryAdjustmentGroup.changes[0], { name: 'available', delta: 4, quantityAfterChange: 4 });
 });
+
+test('inventoryItemUpdate sets tracked and sku', async () => {
+  const r = await t.data('mutation($id: ID!) { inventoryItemUpdate(id: $id, input: {tracked: false, sku: "NEW-SKU", cost: "3.50"}) { inventoryItem { tracked sku unitCost { amount } } userErrors { message } } }', { id: items[0] });
+  assert.deepEqual(r.inventoryItemUpdate.inventoryItem, { tracked: false, sku: 'NEW-SKU', unitCost: { amount: '3.50' } });
+});

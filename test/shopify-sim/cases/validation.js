@@ -18,7 +18,7 @@ test('syntax errors are rejected with locations', async () => {
 test('unknown fields are rejected by the real schema', async () => {
   const r = await t.gql('{ shop { name notAField } }');
   assert.match(r.body.errors[0].message, /Cannot query field "notAField" on type "Shop"/);
-  assert.equal(r.body.errors[0].extensions.code, 'undefinedField');
+  assert.deepEqual(r.body.errors[0].extensions, { code: 'undefinedField', typeName: 'Shop', fieldName: 'notAField' });
 });
 
 test('compareQuantity (removed in 2026-04) is rejected', async () => {
@@ -36,7 +36,8 @@ test('two keys in a @oneOf identifier are rejected (literal and variable)', asyn
   assert.match(r.body.errors[0].message, /exactly one key/);
   const r2 = await t.gql('mutation($i: ProductSetIdentifiers) { productSet(identifier: $i, input: {title: "x"}) { product { id } } }',
     { i: { handle: 'a', customId: { namespace: 'pos', key: 'id', value: '1' } } });
-  assert.match(r2.body.errors[0].message, /Exactly one key/);
+  assert.equal(r2.body.errors[0].message, 'Variable $i of type ProductSetIdentifiers was provided invalid value');
+  assert.match(r2.body.errors[0].extensions.problems[0].explanation, /Exactly one key/);
   assert.equal(r2.body.errors[0].extensions.code, 'INVALID_VARIABLE');
   const r3 = await t.gql('query($i: CustomerIdentifierInput!) { customerByIdentifier(identifier: $i) { id } }', { i: { emailAddress: 'a@b.c', phoneNumber: '+64211234567' } });
   assert.equal(r3.body.errors[0].extensions.code, 'INVALID_VARIABLE');
@@ -45,6 +46,15 @@ test('two keys in a @oneOf identifier are rejected (literal and variable)', asyn
 test('metafields on CustomerSetInput is rejected', async () => {
   const r = await t.gql('mutation($input: CustomerSetInput!) { customerSet(input: $input) { customer { id } } }', { input: { email: 'a@example.com', metafields: [] } });
   assert.equal(r.body.errors[0].extensions.code, 'INVALID_VARIABLE');
+});
+
+test('compareQuantity inside variables is rejected in Shopify\'s variable-error shape', async () => {
+  const r = await t.gql('mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) @idempotent(key: "v1") { userErrors { code } } }',
+    { input: { name: 'on_hand', reason: 'correction', quantities: [{ inventoryItemId: 'gid://shopify/InventoryItem/1', locationId: 'gid://shopify/Location/1', quantity: 1, compareQuantity: 0 }] } });
+  const e = r.body.errors[0];
+  assert.equal(e.message, 'Variable $input of type InventorySetQuantitiesInput! was provided invalid value for quantities.0.compareQuantity (Field is not defined on InventoryQuantityInput)');
+  assert.equal(e.extensions.code, 'INVALID_VARIABLE');
+  assert.deepEqual(e.extensions.problems[0].path, ['quantities', 0, 'compareQuantity']);
 });
 
 test('variable coercion errors are INVALID_VARIABLE', async () => {
