@@ -64,6 +64,16 @@ kcs_shmem_startup(void)
 		/* a fresh worker drains whatever is left: start "woken" */
 		pg_atomic_init_u32(&kcs_shared->wake_pending, 1);
 		pg_atomic_init_u64(&kcs_shared->wakes_sent, 0);
+		kcs_shared->worker_started_at = 0;
+		kcs_shared->bucket_max = kcs_shared->bucket_available = 0;
+		kcs_shared->bucket_restore_rate = 0;
+		kcs_shared->bucket_observed_at = 0;
+		kcs_shared->last_success_at = kcs_shared->last_failure_at = 0;
+		kcs_shared->last_error[0] = '\0';
+		pg_atomic_init_u64(&kcs_shared->requests_sent, 0);
+		pg_atomic_init_u64(&kcs_shared->requests_failed, 0);
+		pg_atomic_init_u64(&kcs_shared->throttled_replies, 0);
+		pg_atomic_init_u64(&kcs_shared->cost_points, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -16,6 +16,7 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "utils/timestamp.h"
 
 #define KCS_EXTNAME			"kcloud_shopify"
 #define KCS_API_VERSION		"2026-10"
@@ -32,6 +33,20 @@ typedef struct KcsSharedState
 	int			worker_procno;	/* pgprocno of the worker, -1 if none */
 	pg_atomic_uint32 wake_pending;	/* set by committing writers */
 	pg_atomic_uint64 wakes_sent;	/* counters for the status view */
+
+	/* published by the worker for worker_state() / the status view */
+	TimestampTz worker_started_at;
+	double		bucket_max;		/* last throttleStatus seen */
+	double		bucket_available;
+	double		bucket_restore_rate;
+	TimestampTz bucket_observed_at; /* 0 = never */
+	TimestampTz last_success_at;
+	TimestampTz last_failure_at;
+	char		last_error[256];	/* never holds a secret */
+	pg_atomic_uint64 requests_sent;
+	pg_atomic_uint64 requests_failed;
+	pg_atomic_uint64 throttled_replies;
+	pg_atomic_uint64 cost_points;
 } KcsSharedState;
 
 extern KcsSharedState *kcs_shared;

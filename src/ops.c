@@ -35,15 +35,20 @@ kcloud_shopify_wake(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* a TimestampTz of 0 means "never": NULL */
+static void
+put_ts(Datum *values, bool *nulls, int i, TimestampTz ts)
+{
+	if (ts == 0)
+		nulls[i] = true;
+	else
+		values[i] = TimestampTzGetDatum(ts);
+}
+
 /*
  * kcloud_shopify.worker_state(): what the sync worker publishes in shared
- * memory, as one row (columns in 40_ops.sql).  Without
- * shared_preload_libraries there is no shared state and every column is
- * NULL (the status view still works).
- *
- * This build's shared state holds the worker's pid and the wake-up
- * counters; the throttle bucket, last success/failure and request counters
- * (columns 2 and 5-15) are NULL until the worker publishes them.
+ * memory, as one row.  Without shared_preload_libraries there is no shared
+ * state: every column is NULL then (the status view still works).
  */
 #define WORKER_STATE_COLS 15
 Datum
@@ -53,6 +58,14 @@ kcloud_shopify_worker_state(PG_FUNCTION_ARGS)
 	Datum		values[WORKER_STATE_COLS];
 	bool		nulls[WORKER_STATE_COLS];
 	pid_t		pid;
+	TimestampTz started_at,
+				observed_at,
+				success_at,
+				failure_at;
+	double		bmax,
+				bavail,
+				brate;
+	char		last_error[sizeof(kcs_shared->last_error)];
 	int			i;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -67,25 +80,54 @@ kcloud_shopify_worker_state(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION kcloud_shopify UPDATE, or install the matching library.")));
 	tupdesc = BlessTupleDesc(tupdesc);
 	memset(values, 0, sizeof(values));
-	for (i = 0; i < WORKER_STATE_COLS; i++)
-		nulls[i] = true;
+	memset(nulls, 0, sizeof(nulls));
 
-	if (kcs_shared != NULL)
+	if (kcs_shared == NULL)
 	{
-		LWLockAcquire(kcs_shared->lock, LW_SHARED);
-		pid = kcs_shared->worker_pid;
-		LWLockRelease(kcs_shared->lock);
-
-		if (pid != 0)
-		{
-			values[0] = Int32GetDatum((int32) pid);
-			nulls[0] = false;
-		}
-		values[2] = BoolGetDatum(pg_atomic_read_u32(&kcs_shared->wake_pending) != 0);
-		nulls[2] = false;
-		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->wakes_sent));
-		nulls[3] = false;
+		for (i = 0; i < WORKER_STATE_COLS; i++)
+			nulls[i] = true;
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 	}
+
+	/* one consistent copy of the locked fields */
+	LWLockAcquire(kcs_shared->lock, LW_SHARED);
+	pid = kcs_shared->worker_pid;
+	started_at = kcs_shared->worker_started_at;
+	bmax = kcs_shared->bucket_max;
+	bavail = kcs_shared->bucket_available;
+	brate = kcs_shared->bucket_restore_rate;
+	observed_at = kcs_shared->bucket_observed_at;
+	success_at = kcs_shared->last_success_at;
+	failure_at = kcs_shared->last_failure_at;
+	strlcpy(last_error, kcs_shared->last_error, sizeof(last_error));
+	LWLockRelease(kcs_shared->lock);
+
+	if (pid == 0)
+		nulls[0] = true;
+	else
+		values[0] = Int32GetDatum((int32) pid);
+	put_ts(values, nulls, 1, started_at);
+	values[2] = BoolGetDatum(pg_atomic_read_u32(&kcs_shared->wake_pending) != 0);
+	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->wakes_sent));
+	if (observed_at == 0)
+		nulls[4] = nulls[5] = nulls[6] = nulls[7] = true;
+	else
+	{
+		values[4] = Float8GetDatum(bavail);
+		values[5] = Float8GetDatum(bmax);
+		values[6] = Float8GetDatum(brate);
+		values[7] = TimestampTzGetDatum(observed_at);
+	}
+	put_ts(values, nulls, 8, success_at);
+	put_ts(values, nulls, 9, failure_at);
+	if (last_error[0] == '\0')
+		nulls[10] = true;
+	else
+		values[10] = CStringGetTextDatum(last_error);
+	values[11] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->requests_sent));
+	values[12] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->requests_failed));
+	values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->throttled_replies));
+	values[14] = Int64GetDatum((int64) pg_atomic_read_u64(&kcs_shared->cost_points));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
