@@ -76,6 +76,21 @@ extern void kcs_sync_inventory(KcsItem *items, int n);
 extern void kcs_sync_locations(KcsItem *items, int n);
 extern void kcs_sync_customers(KcsItem *items, int n);
 
+/*
+ * Per-round hooks of the worker loop, implemented by other areas and called
+ * (if linked in: weak symbols) with no transaction open:
+ *   kcs_entities_round_start(): before claiming; e.g. queue styles whose
+ *     dated sale started or ended since the last round (no CI write happens
+ *     then, so capture cannot see it).  Implemented by the entity code.
+ *   kcs_orders_round(): the order poller, when its interval is due.
+ *   kcs_orders_poll_now(): called by inventory sync on
+ *     CHANGE_FROM_QUANTITY_STALE, to ingest fulfilled orders not yet in CI
+ *     before recomputing.  Implemented by the order code.
+ */
+extern void kcs_entities_round_start(void) __attribute__((weak));
+extern void kcs_orders_round(void) __attribute__((weak));
+extern void kcs_orders_poll_now(void) __attribute__((weak));
+
 /* Short transaction with SPI connected and a snapshot (xact.c). */
 extern void kcs_xact_begin(void);
 extern void kcs_xact_commit(void);
