@@ -368,9 +368,11 @@ record(const KindDef *kd, KcsItem *items, int n)
 			double		after = it->retry_after > 0 ? it->retry_after :
 				(it->outcome == KCS_WAIT ? KCS_WAIT_RETRY_S : 1.0);
 
+			Oid			dtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+
 			vals[4] = ts_datum(after);
 			spi_check(SPI_execute_with_args("SELECT kcloud_shopify.queue_defer($1, $2, $3, $4, $5)",
-											5, types, vals, NULL, false, 0),
+											5, dtypes, vals, NULL, false, 0),
 					  SPI_OK_SELECT, "queue_defer");
 			continue;
 		}

@@ -31,7 +31,7 @@ ok(KcsTest::wait_for_kind($node, 'location', 30), 'the locations were sent');
 
 sub ci_branches
 {
-	return sql("SELECT string_agg(concat_ws('|', name, address1, coalesce(address2, ''), city, postcode, country_code, phone, web_stock), E'\\n' ORDER BY name)
+	return sql("SELECT string_agg(concat_ws('|', name, coalesce(address1, ''), coalesce(address2, ''), coalesce(city, ''), coalesce(postcode, ''), country_code, coalesce(phone, ''), web_stock), E'\\n' ORDER BY name)
 	            FROM ci.branch WHERE active");
 }
 
@@ -41,8 +41,8 @@ sub shop_locations
 	my @l = sort { $a->{name} cmp $b->{name} }
 	  grep { $_->{isActive} && $_->{name} ne 'Shop location' } @{ $st->{locations} };
 	return join("\n", map {
-		join('|', $_->{name}, $_->{address}{address1}, $_->{address}{address2} // '', $_->{address}{city},
-			$_->{address}{zip}, $_->{address}{countryCode}, $_->{address}{phone}, $_->{fulfillsOnlineOrders} ? 't' : 'f')
+		join('|', $_->{name}, $_->{address}{address1} // '', $_->{address}{address2} // '', $_->{address}{city} // '',
+			$_->{address}{zip} // '', $_->{address}{countryCode}, $_->{address}{phone} // '', $_->{fulfillsOnlineOrders} ? 't' : 'f')
 	} @l);
 }
 
