@@ -62,6 +62,22 @@ sub setup_db
 	return;
 }
 
+# Is the real entity code linked (not the weak placeholders of sync_stub.c)?
+sub has_entity_code
+{
+	my $lib = `pg_config --pkglibdir`;
+	chomp $lib;
+	my $so = "$lib/kcloud_shopify.so";
+	# in the staged install, the library sits under tmp_install
+	for my $cand (glob("$SRC/../tmp_install$lib/kcloud_shopify.so"), $so)
+	{
+		next unless -f $cand;
+		my $syms = `nm -D --defined-only '$cand' 2>/dev/null`;
+		return ($syms =~ /^\S+ T kcs_sync_products$/m) ? 1 : 0;
+	}
+	return 0;
+}
+
 sub worker_pid
 {
 	my ($node) = @_;
