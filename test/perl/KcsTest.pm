@@ -44,6 +44,7 @@ kcloud_shopify.connect_timeout = '2s'
 kcloud_shopify.max_backoff = '2s'
 max_worker_processes = 16
 log_min_messages = info
+restart_after_crash = on
 CONF
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start unless $opts{no_start};
