@@ -211,6 +211,58 @@ payload_location(json_t *payload, bool *is_active)
 	return json_string_value(json_object_get(loc, "id"));
 }
 
+static bool
+has_error_code(json_t *payload, const char *field, const char *code)
+{
+	json_t	   *ue = json_object_get(payload, field);
+	json_t	   *e;
+	size_t		i;
+
+	json_array_foreach(ue, i, e)
+	{
+		const char *c = json_string_value(json_object_get(e, "code"));
+
+		if (c && strcmp(c, code) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Find the location carrying this branch's custom id (one that an earlier
+ * locationAdd created).  Sets b->gid when found; false (item failed) when
+ * the lookup itself failed.
+ */
+static bool
+lookup_custom_id(KcsItem *it, Branch *b)
+{
+	KcsReply	reply;
+	json_t	   *vars;
+	json_t	   *payload;
+	const char *gid;
+
+	vars = json_pack("{s:{s:{s:s,s:s,s:s}}}", "id", "customId",
+					 "namespace", KCS_MF_NAMESPACE, "key", KCS_MF_BRANCH,
+					 "value", it->key1);
+	kcs_graphql_send(Q_LOOKUP, vars, &reply);
+	json_decref(vars);
+	if (reply.outcome != KCS_OK)
+	{
+		item_fail(it, &reply);
+		kcs_reply_free(&reply);
+		return false;
+	}
+	payload = json_object_get(reply.data, "locationByIdentifier");
+	gid = json_string_value(json_object_get(payload, "id"));
+	if (gid)
+	{
+		b->gid = pstrdup(gid);
+		b->new_link = true;
+	}
+	kcs_reply_free(&reply);
+	return true;
+}
+
 static void
 sync_one(KcsItem *it, Branch *b)
 {
@@ -229,25 +281,8 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		/* a lost reply to an earlier locationAdd: find what it created */
-		vars = json_pack("{s:{s:{s:s,s:s,s:s}}}", "id", "customId",
-						 "namespace", KCS_MF_NAMESPACE, "key", KCS_MF_BRANCH,
-						 "value", it->key1);
-		kcs_graphql_send(Q_LOOKUP, vars, &reply);
-		json_decref(vars);
-		if (reply.outcome != KCS_OK)
-		{
-			item_fail(it, &reply);
-			kcs_reply_free(&reply);
+		if (!lookup_custom_id(it, b))
 			return;
-		}
-		payload = json_object_get(reply.data, "locationByIdentifier");
-		gid = json_string_value(json_object_get(payload, "id"));
-		if (gid)
-		{
-			b->gid = pstrdup(gid);
-			b->new_link = true;
-		}
-		kcs_reply_free(&reply);
 	}
 
 	if (b->gid == NULL)
@@ -269,6 +304,29 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		payload = json_object_get(reply.data, "locationAdd");
+		if (has_error_code(payload, "userErrors", "TAKEN"))
+		{
+			/*
+			 * The name is taken: maybe by our own earlier add whose reply was
+			 * lost (libcurl also resends a request silently when a reused
+			 * connection drops before any reply).  Adopt it if it carries our
+			 * custom id; otherwise it is somebody else's: a visible failure.
+			 */
+			if (!lookup_custom_id(it, b))
+			{
+				kcs_reply_free(&reply);
+				return;
+			}
+			if (b->gid == NULL)
+			{
+				(void) user_errors(it, payload, "userErrors");
+				kcs_reply_free(&reply);
+				return;
+			}
+			kcs_reply_free(&reply);
+			sync_one(it, b);	/* edit and (de)activate as for a link */
+			return;
+		}
 		if (user_errors(it, payload, "userErrors"))
 		{
 			kcs_reply_free(&reply);

@@ -48,7 +48,7 @@ ok($c->{faults}{applyThenDrop} > 0 && $c->{faults}{reset} > 0 && $c->{faults}{er
 is(shop_names(), ci_names(), 'Shopify equals CI');
 is(duplicates(), '', 'no duplicate location');
 is(sql("SELECT count(*) FROM kcloud_shopify.failures WHERE state = 'failed'"), '0', 'no permanent failure')
-  or diag(sql("SELECT ci_key || ' ' || error FROM kcloud_shopify.failures"));
+  or diag(sql("SELECT ci_key::text || ' ' || error FROM kcloud_shopify.failures"));
 ok(sql("SELECT count(*) FROM kcloud_shopify.activity WHERE outcome = 'transient'") > 0,
 	'the activity log shows the transient failures');
 $sim->config(faults => {});
