@@ -19,7 +19,7 @@ REGRESS_OPTS = --temp-config=test/kcloud_shopify.conf --temp-instance=./tmp_chec
 
 
 # isolation suites (test/isolation/specs/NAME.spec)
-ISOLATION      = capture_pos_claim capture_claim_ack capture_in_flight ops_retry
+ISOLATION      = capture_pos_claim capture_claim_ack capture_in_flight ops_retry ingest_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/kcloud_shopify.conf \
                  --temp-instance=./tmp_check_iso
 

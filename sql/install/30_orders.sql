@@ -881,7 +881,7 @@ CREATE FUNCTION kcloud_shopify.gid_number(gid text)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT pg_catalog.substring(gid FROM '/([0-9]+)(\?.*)?$')::bigint;
+    SELECT pg_catalog.substring(gid, '/([0-9]+)(?:\?.*)?$')::bigint;
 $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.gid_number(text) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.gid_number(text) IS
