@@ -55,6 +55,18 @@ ok(KcsTest::wait_for_kind($node, 'location', 30), 'a fix in CI sends the branch 
 is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'and the failure is gone');
 is(shop_names(), ci_names(), 'Shopify equals CI');
 
+# --- an ERROR in the entity code: the batch is retried, the worker lives on ---
+my $wpid = KcsTest::worker_pid($node);
+sql("ALTER TABLE ci.branch RENAME COLUMN city TO town");
+sql("SELECT kcloud_shopify.resync_locations()");
+ok(KcsTest::poll_until($node, "SELECT count(*) > 0 FROM kcloud_shopify.failures WHERE error LIKE 'internal error: %city%'", 't', 30),
+	'an error reading CI shows as a retrying failure');
+is(sql("SELECT DISTINCT state FROM kcloud_shopify.failures"), 'retrying', 'it is retried, not failed for good');
+is(KcsTest::worker_pid($node), $wpid, 'the worker did not restart');
+sql("ALTER TABLE ci.branch RENAME COLUMN town TO city");
+ok(KcsTest::wait_for_sync($node, 30), 'once CI is readable again the queue drains');
+is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failure left');
+
 # --- pause: nothing is sent; resume drains ---
 is(sql("SELECT kcloud_shopify.pause('test')"), 't', 'pause()');
 $n = loc_requests();
