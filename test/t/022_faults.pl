@@ -83,4 +83,32 @@ is(duplicates(), '', 'no duplicate location');
 is(sql("SELECT count(*) FROM kcloud_shopify.location_link"), sql("SELECT count(*) FROM ci.branch"),
 	'every branch is linked once');
 
+# --- a hung request does not delay SIGHUP or SIGTERM ---
+sql("ALTER SYSTEM SET kcloud_shopify.request_timeout = '5min'; SELECT pg_reload_conf()");
+sleep 1;
+$sim->config(faults => { hang => 1, operations => \@LOC_OPS });
+my $hangs = $sim->counters->{faults}{hang};
+sql("UPDATE ci.branch SET phone = '1' WHERE branch_code = 'AKL'");
+$deadline = time + 30;
+usleep(50_000) while $sim->counters->{faults}{hang} == $hangs && time < $deadline;
+ok($sim->counters->{faults}{hang} > $hangs, 'a request hangs');
+my $t0 = time;
+sql("SELECT pg_reload_conf()");
+ok(KcsTest::poll_until($node, "SELECT count(*) > 0 FROM kcloud_shopify.activity WHERE detail = 'request interrupted by a signal'", 't', 10),
+	'SIGHUP abandons the hung request');
+my $dt = time - $t0;
+ok($dt < 3, sprintf('promptly (%.1f s)', $dt));
+$deadline = time + 30;
+usleep(50_000) while $sim->counters->{faults}{hang} < $hangs + 2 && time < $deadline;
+$pid = KcsTest::worker_pid($node);
+$t0 = time;
+sql("SELECT pg_terminate_backend($pid)");
+KcsTest::poll_until($node, "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", '0', 10);
+$dt = time - $t0;
+ok($dt < 3, sprintf('SIGTERM ends the worker during a hung request promptly (%.1f s)', $dt));
+$sim->config(faults => {});
+sql("ALTER SYSTEM RESET kcloud_shopify.request_timeout; SELECT pg_reload_conf()");
+KcsTest::wait_for_worker($node, $pid);
+ok(KcsTest::wait_for_kind($node, 'location', 60), 'and the change is sent after all');
+
 done_testing();
