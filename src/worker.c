@@ -531,6 +531,13 @@ next_due_ms(void)
 	{
 		double		v = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
 
+		/*
+		 * A row already due after the round could not be claimed (its
+		 * entity is locked or in flight elsewhere): look again in a second
+		 * rather than spin.
+		 */
+		if (v <= 0)
+			v = 1000;
 		if (v < ms)
 			ms = (long) Max(v, 10.0);
 	}
