@@ -48,17 +48,13 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "kcloud_shopify.h"		/* kcs_poll_interval (GUC kcloud_shopify.poll_interval) */
 #include "sync.h"
+#include "transport.h"			/* kcs_conn_load, kcs_activity_flush: polling in a session */
 
 PG_FUNCTION_INFO_V1(kcloud_shopify_poll_orders);
 PG_FUNCTION_INFO_V1(kcloud_shopify_backfill_orders);
 
-/*
- * Poll interval in seconds: the GUC kcloud_shopify.poll_interval (defined
- * by the worker in kcloud_shopify.c) when linked in, else 60.
- */
-extern int	kcs_poll_interval __attribute__((weak));
-#define KCS_POLL_INTERVAL_DEFAULT 60
 
 #define KCS_ORDERS_PAGE 50
 #define KCS_RETRY_MAX 25		/* exceptions retried per poll */
@@ -544,16 +540,50 @@ poll_result(KcsPoll *p)
 
 /* ------------------------------------------------------- entry points */
 
+/*
+ * A session that polls talks to Shopify itself: it loads the connection
+ * the worker uses (settings) into this backend, and writes the requests to
+ * the activity log afterwards.
+ */
+static void
+session_connect(void)
+{
+	bool		ok;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("kcloud_shopify: SPI_connect failed")));
+	ok = kcs_conn_load();
+	SPI_finish();
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no Shopify shop is connected"),
+				 errhint("Call kcloud_shopify.connect() first.")));
+}
+
+static void
+session_flush_activity(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		return;
+	kcs_activity_flush();
+	SPI_finish();
+}
+
 /* poll_orders(): one poll now, in this session */
 Datum
 kcloud_shopify_poll_orders(PG_FUNCTION_ARGS)
 {
 	KcsPoll		p;
 
+	session_connect();
 	memset(&p, 0, sizeof(p));
 	p.own_xact = false;
 	p.source = "poller";
 	kcs_poll(&p, NULL, NULL, true);
+	session_flush_activity();
 	PG_RETURN_DATUM(poll_result(&p));
 }
 
@@ -578,10 +608,12 @@ kcloud_shopify_backfill_orders(PG_FUNCTION_ARGS)
 					 errmsg("until must not be before since")));
 		until = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(1)));
 	}
+	session_connect();
 	memset(&p, 0, sizeof(p));
 	p.own_xact = false;
 	p.source = "backfill";
 	kcs_poll(&p, since, until, false);
+	session_flush_activity();
 	PG_RETURN_DATUM(poll_result(&p));
 }
 
@@ -589,7 +621,7 @@ kcloud_shopify_backfill_orders(PG_FUNCTION_ARGS)
 void
 kcs_orders_round(void)
 {
-	int			interval = &kcs_poll_interval != NULL ? kcs_poll_interval : KCS_POLL_INTERVAL_DEFAULT;
+	int			interval = kcs_poll_interval;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (interval <= 0 && !kcs_poll_requested)

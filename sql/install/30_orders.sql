@@ -280,7 +280,7 @@ BEGIN
         RAISE EXCEPTION '%: % is at Shopify location % which is not linked to a CI branch',
                         order_label, what, location_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Link the location to a branch (kcloud_shopify.location_link); the poller retries it.';
+                  HINT = 'Link it with kcloud_shopify.link_location(branch_code, location_id); the poller retries the order.';
     END IF;
     RETURN b;
 END
