@@ -151,7 +151,10 @@ static void
 db_end(KcsPoll *p)
 {
 	if (p->own_xact)
+	{
+		kcs_activity_flush();	/* the requests sent since the last step */
 		kcs_xact_commit();
+	}
 	else
 		SPI_finish();
 }
@@ -293,6 +296,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 		/* deleted in Shopify: forget any exception for it */
 		json_decref(o_root);
 		db_begin(p);
+		v2[0] = CStringGetTextDatum(gid);	/* datums live in the SPI context: set them anew */
 		db_text("DELETE FROM kcloud_shopify.order_exception e"
 				" WHERE e.order_id = kcloud_shopify.gid_number($1) RETURNING 1",
 				1, t2, v2, NULL, cxt);
@@ -372,6 +376,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	/* remember the version read, unless something of it is still listed */
 	if (updated_at != NULL)
 	{
+		v2[0] = CStringGetTextDatum(gid);
 		v2[1] = CStringGetTextDatum(updated_at);
 		db_text("UPDATE kcloud_shopify.order_link l"
 				"   SET shopify_updated_at = GREATEST(l.shopify_updated_at, $2::timestamptz)"

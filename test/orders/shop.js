@@ -30,7 +30,8 @@ const money = (a) => ({ shopMoney: { amount: String(a), currencyCode: 'NZD' } })
 
 async function locations() {
   const l = (await gql('{ locations(first: 50) { nodes { id name } } }')).locations.nodes;
-  return Object.fromEntries(l.map((x) => [x.name, x.id]));
+  // by name, and by GID (a GID names itself)
+  return Object.fromEntries(l.flatMap((x) => [[x.name, x.id], [x.id, x.id]]));
 }
 
 async function main() {
@@ -51,12 +52,12 @@ async function main() {
           variants: skus.map(([c, s]) => ({ sku: `${style}-${c.toUpperCase()}-${s}`.replace('-INDIGO', ''), price,
             optionValues: [{ optionName: 'Colour', name: c }, { optionName: 'Size', name: s }],
             // jeans are stocked at Lambton Quay only: an order of a tee and jeans ships from two locations
-            inventoryQuantities: Object.entries(locs).filter(([n]) => style !== 'JEANS' || n === 'Lambton Quay')
+            inventoryQuantities: Object.entries(locs).filter(([n]) => !n.startsWith('gid:') && (style !== 'JEANS' || n === 'Lambton Quay'))
               .map(([, l]) => ({ locationId: l, name: 'available', quantity: 20 })) })) },
       })).productSet, 'productSet');
       for (const v of p.product.variants.nodes) variants[v.sku] = v.id;
     }
-    console.log(JSON.stringify({ locations: locs, variants }));
+    console.log(JSON.stringify({ locations: Object.fromEntries(Object.entries(locs).filter(([n]) => !n.startsWith('gid:'))), variants }));
     return;
   }
   if (cmd === 'order') {
