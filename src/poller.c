@@ -13,7 +13,10 @@
  * page by page, and for each order it has not seen at that updatedAt runs
  * the detail queries (each well under the 1000-point single-query limit):
  * the order with its line items, shipping lines and transactions; its
- * fulfilments; and, when it has refunds not yet ingested, its refunds.  SQL
+ * fulfilments; and each refund not yet ingested.  An order bigger than the
+ * detail queries read (more than 50 lines, 8 fulfilments...) is listed as an
+ * exception rather than ingested in part (it comes in whole by webhook or
+ * ingest_order()).  SQL
  * turns these into the REST shape (order_from_graphql, refund_from_graphql)
  * and ingest_or_record() ingests them -- or lists them in order_exception,
  * so a bad order never holds up the ones after it.  The high-water mark
@@ -104,15 +107,15 @@ static const char *const kcs_q_fulfillments =
 "   fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } pageInfo { hasNextPage } } } } }";
 
 /*
- * Refunds: 3 x (1 + (2 + 25 x 9) + 17 + 17) = 786 points.
+ * One refund: 2 + 50 x 9 + 17 + 17 + 1 = ~490 points.
  */
-static const char *const kcs_q_refunds =
-"query KcsOrderRefunds($id: ID!) {"
-" order(id: $id) {"
-"  refunds(first: 3) { id legacyResourceId createdAt processedAt note"
-"   refundLineItems(first: 25) { nodes { quantity restockType location { id legacyResourceId }"
+static const char *const kcs_q_refund =
+"query KcsRefund($id: ID!) {"
+" node(id: $id) { ... on Refund { id legacyResourceId createdAt processedAt note"
+"   refundLineItems(first: 50) { nodes { quantity restockType location { id legacyResourceId }"
 "    lineItem { id sku name title isGiftCard originalUnitPriceSet { shopMoney { amount } } }"
-"    subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } } }"
+"    subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } }"
+"    pageInfo { hasNextPage } }"
 "   refundShippingLines(first: 3) { nodes { subtotalAmountSet { shopMoney { amount } }"
 "    taxAmountSet { shopMoney { amount } } } }"
 "   transactions(first: 5) { nodes { kind status gateway amountSet { shopMoney { amount } } } } } } }";
@@ -252,14 +255,13 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	MemoryContext cxt = CurrentMemoryContext;
 	json_t	   *o_root = NULL,
 			   *f_root = NULL,
-			   *r_root = NULL;
+			   *r_list;
 	json_t	   *order,
 			   *refunds;
 	char	   *skip;
 	char	   *known_refunds;
 	json_t	   *known;
 	char	   *res;
-	bool		need_refunds = false;
 	size_t		i;
 	Oid			t2[2] = {TEXTOID, TEXTOID};
 	Datum		v2[2];
@@ -314,36 +316,42 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 					json_object_get(json_object_get(json_object_get(f_root, "data"), "order"),
 									"fulfillments"));
 
-	/* refunds not ingested yet? */
+	/* refunds not ingested yet: each read on its own (node query) */
 	refunds = json_object_get(order, "refunds");
 	known = known_refunds ? json_loads(known_refunds, 0, NULL) : NULL;
+	r_list = json_array();
 	for (i = 0; json_is_array(refunds) && i < json_array_size(refunds); i++)
 	{
-		const char *rid = json_string_value(json_object_get(json_array_get(refunds, i),
-															"legacyResourceId"));
+		json_t	   *r = json_array_get(refunds, i);
+		const char *rid = json_string_value(json_object_get(r, "legacyResourceId"));
+		const char *rgid = json_string_value(json_object_get(r, "id"));
 		bool		found = false;
 		size_t		k;
+		json_t	   *r_root;
 
-		if (rid == NULL)
+		if (rid == NULL || rgid == NULL)
 			continue;
 		for (k = 0; json_is_array(known) && k < json_array_size(known); k++)
 			if (json_integer_value(json_array_get(known, k)) == strtoll(rid, NULL, 10))
 				found = true;
-		if (!found)
-			need_refunds = true;
-	}
-	if (known)
-		json_decref(known);
-	if (need_refunds)
-	{
-		r_root = gql(p, kcs_q_refunds, gid);
+		if (found)
+			continue;
+		r_root = gql(p, kcs_q_refund, rgid);
 		if (r_root == NULL)
 		{
+			if (known)
+				json_decref(known);
+			json_decref(r_list);
 			json_decref(o_root);
 			json_decref(f_root);
 			return false;
 		}
+		if (json_is_object(json_object_get(json_object_get(r_root, "data"), "node")))
+			json_array_append(r_list, json_object_get(json_object_get(r_root, "data"), "node"));
+		json_decref(r_root);
 	}
+	if (known)
+		json_decref(known);
 
 	db_begin(p);
 	v3[0] = CStringGetTextDatum(json_dumps_p(order));
@@ -354,23 +362,17 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	count_result(p, res, false);
 	p->orders_ingested++;
 
-	if (r_root != NULL)
+	for (i = 0; i < json_array_size(r_list); i++)
 	{
-		json_t	   *rs = json_object_get(json_object_get(json_object_get(r_root, "data"), "order"),
-										 "refunds");
+		char	   *rres;
 
-		for (i = 0; json_is_array(rs) && i < json_array_size(rs); i++)
-		{
-			char	   *rres;
-
-			v3[0] = CStringGetTextDatum(json_dumps_p(json_array_get(rs, i)));
-			v3[1] = CStringGetTextDatum(gid);
-			v3[2] = CStringGetTextDatum(p->source);
-			rres = db_text("SELECT kcloud_shopify.ingest_or_record('refund',"
-						   " kcloud_shopify.refund_from_graphql($1::jsonb, kcloud_shopify.gid_number($2)), $3)::text",
-						   3, t3, v3, NULL, cxt);
-			count_result(p, rres, true);
-		}
+		v3[0] = CStringGetTextDatum(json_dumps_p(json_array_get(r_list, i)));
+		v3[1] = CStringGetTextDatum(gid);
+		v3[2] = CStringGetTextDatum(p->source);
+		rres = db_text("SELECT kcloud_shopify.ingest_or_record('refund',"
+					   " kcloud_shopify.refund_from_graphql($1::jsonb, kcloud_shopify.gid_number($2)), $3)::text",
+					   3, t3, v3, NULL, cxt);
+		count_result(p, rres, true);
 	}
 
 	/* remember the version read, unless something of it is still listed */
@@ -389,8 +391,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 
 	json_decref(o_root);
 	json_decref(f_root);
-	if (r_root)
-		json_decref(r_root);
+	json_decref(r_list);
 	return true;
 }
 
