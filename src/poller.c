@@ -10,7 +10,8 @@
  *	orders(query: "fulfillment_status:shipped updated_at:>='<mark - overlap>'",
  *		   sortKey: UPDATED_AT)
  *
- * page by page, and for each order it has not seen at that updatedAt runs
+ * page by page (and the same with fulfillment_status:partial: each
+ * fulfilment is invoiced when it happens), and for each order it has not seen at that updatedAt runs
  * the detail queries (each well under the 1000-point single-query limit):
  * the order with its line items, shipping lines and transactions; its
  * fulfilments; and each refund not yet ingested.  An order bigger than the
@@ -20,7 +21,7 @@
  * turns these into the REST shape (order_from_graphql, refund_from_graphql)
  * and ingest_or_record() ingests them -- or lists them in order_exception,
  * so a bad order never holds up the ones after it.  The high-water mark
- * (settings row orders_poll_mark) moves after every page; the next poll
+ * (settings row orders_poll_mark) moves when a poll has read both feeds; the next poll
  * re-reads an overlap window before it (settings row orders_poll_overlap,
  * default 10 minutes), since Shopify's updated_at index is not a log.
  * Listed exceptions are retried at the end of every poll (the cause may
@@ -411,6 +412,8 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 	char	   *retry;
 	bool		more = true;
 	List	   *seen = NIL;
+	static const char *const feeds[] = {"shipped", "partial"};
+	int			feed;
 	Oid			t2[2] = {TEXTOID, TEXTOID};
 	Datum		v2[2];
 
@@ -444,65 +447,77 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 					0, NULL, NULL, NULL, cxt);
 	db_end(p);
 
-	while (more && p->error == NULL)
+	/*
+	 * Two feeds: fully shipped orders, and partially shipped ones (each
+	 * fulfilment is invoiced when it happens).  The mark moves only when
+	 * both were read to the end: a failure half way re-reads from the old
+	 * mark next time, which costs list queries only (orders seen at their
+	 * updatedAt are skipped).
+	 */
+	for (feed = 0; feed < lengthof(feeds) && p->error == NULL; feed++)
 	{
-		KcsReply	reply;
-		json_t	   *vars;
-		json_t	   *conn;
-		json_t	   *nodes;
-		char	   *q;
-		size_t		i;
-
-		CHECK_FOR_INTERRUPTS();
-		q = psprintf("fulfillment_status:shipped updated_at:>='%s'%s%s%s", from,
-					 until ? " updated_at:<='" : "", until ? until : "", until ? "'" : "");
-		vars = json_pack("{s:s}", "q", q);
-		json_object_set_new(vars, "after", after ? json_string(after) : json_null());
-		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(kcs_q_list, vars, &reply);
-		json_decref(vars);
-		p->requests++;
-		if (reply.outcome != KCS_OK || reply.data == NULL)
+		after = NULL;
+		more = true;
+		while (more && p->error == NULL)
 		{
-			p->error = pstrdup(reply.error ? reply.error : "Shopify request failed");
-			kcs_reply_free(&reply);
-			break;
-		}
-		conn = json_object_get(reply.data, "orders");
-		nodes = json_object_get(conn, "nodes");
-		for (i = 0; json_is_array(nodes) && i < json_array_size(nodes); i++)
-		{
-			json_t	   *n = json_array_get(nodes, i);
-			const char *gid = json_string_value(json_object_get(n, "id"));
-			const char *upd = json_string_value(json_object_get(n, "updatedAt"));
+			KcsReply	reply;
+			json_t	   *vars;
+			json_t	   *conn;
+			json_t	   *nodes;
+			char	   *q;
+			size_t		i;
 
-			if (gid == NULL)
-				continue;
-			p->orders_listed++;
-			if (!poll_one_order(p, gid, upd))
+			CHECK_FOR_INTERRUPTS();
+			q = psprintf("fulfillment_status:%s updated_at:>='%s'%s%s%s", feeds[feed], from,
+						 until ? " updated_at:<='" : "", until ? until : "", until ? "'" : "");
+			vars = json_pack("{s:s}", "q", q);
+			json_object_set_new(vars, "after", after ? json_string(after) : json_null());
+			memset(&reply, 0, sizeof(reply));
+			kcs_graphql_send(kcs_q_list, vars, &reply);
+			json_decref(vars);
+			p->requests++;
+			if (reply.outcome != KCS_OK || reply.data == NULL)
+			{
+				p->error = pstrdup(reply.error ? reply.error : "Shopify request failed");
+				kcs_reply_free(&reply);
 				break;
-			seen = lappend(seen, pstrdup(gid));
-			if (upd != NULL && (max_seen == NULL || strcmp(upd, max_seen) > 0))
-				max_seen = pstrdup(upd);
-		}
-		more = json_is_true(json_object_get(json_object_get(conn, "pageInfo"), "hasNextPage"));
-		after = more ? pstrdup(json_string_value(json_object_get(json_object_get(conn, "pageInfo"),
-																 "endCursor"))) : NULL;
-		kcs_reply_free(&reply);
+			}
+			conn = json_object_get(reply.data, "orders");
+			nodes = json_object_get(conn, "nodes");
+			for (i = 0; json_is_array(nodes) && i < json_array_size(nodes) && p->error == NULL; i++)
+			{
+				json_t	   *n = json_array_get(nodes, i);
+				const char *gid = json_string_value(json_object_get(n, "id"));
+				const char *upd = json_string_value(json_object_get(n, "updatedAt"));
 
-		/* the mark moves past every order handled (ingested or listed) */
-		if (move_mark && max_seen != NULL)
-		{
-			db_begin(p);
-			v2[0] = CStringGetTextDatum(max_seen);
-			db_text("INSERT INTO kcloud_shopify.settings AS s (name, value)"
-					" VALUES ('orders_poll_mark', $1::timestamptz::text)"
-					" ON CONFLICT (name) DO UPDATE"
-					"   SET value = GREATEST(s.value::timestamptz, EXCLUDED.value::timestamptz)::text,"
-					"       updated_at = now()"
-					" RETURNING 1", 1, t2, v2, NULL, cxt);
-			db_end(p);
+				if (gid == NULL)
+					continue;
+				p->orders_listed++;
+				if (!poll_one_order(p, gid, upd))
+					break;
+				seen = lappend(seen, pstrdup(gid));
+				if (upd != NULL && (max_seen == NULL || strcmp(upd, max_seen) > 0))
+					max_seen = pstrdup(upd);
+			}
+			more = json_is_true(json_object_get(json_object_get(conn, "pageInfo"), "hasNextPage"));
+			after = more ? pstrdup(json_string_value(json_object_get(json_object_get(conn, "pageInfo"),
+															 "endCursor"))) : NULL;
+			kcs_reply_free(&reply);
 		}
+	}
+
+	/* the mark moves past every order handled (ingested or listed) */
+	if (move_mark && max_seen != NULL && p->error == NULL)
+	{
+		db_begin(p);
+		v2[0] = CStringGetTextDatum(max_seen);
+		db_text("INSERT INTO kcloud_shopify.settings AS s (name, value)"
+				" VALUES ('orders_poll_mark', $1::timestamptz::text)"
+				" ON CONFLICT (name) DO UPDATE"
+				"   SET value = GREATEST(s.value::timestamptz, EXCLUDED.value::timestamptz)::text,"
+				"       updated_at = now()"
+				" RETURNING 1", 1, t2, v2, NULL, cxt);
+		db_end(p);
 	}
 
 	/* listed exceptions not already re-read above */

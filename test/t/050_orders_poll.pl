@@ -130,10 +130,21 @@ ok(KcsTest::poll_until($node, "SELECT count(*) FROM ci.invoice WHERE reference =
 	'once the SKU exists the listed order is ingested');
 is(sql("SELECT count(*) FROM kcloud_shopify.order_exceptions"), '0', 'and no longer listed');
 
+# --- a partially fulfilled order: each shipment invoiced when it happens ---
+my $o6 = shop('order', KcsTest::json_encode({ lines => [ { sku => 'TEE-RED-M', qty => 1 }, { sku => 'JEANS-32', qty => 1 } ],
+	gst => 0.15, shipping => '5.00', fulfil => 1 }));
+ok(KcsTest::poll_until($node, "SELECT count(*) FROM ci.invoice WHERE reference = '$o6->{name}'", '1', 60),
+	'the first shipment of a partially fulfilled order is invoiced');
+shop('fulfil', $o6->{id});
+ok(KcsTest::poll_until($node, "SELECT count(*) FROM ci.invoice WHERE reference = '$o6->{name}'", '2', 60),
+	'the second when it ships');
+is(sql("SELECT sum(total) FROM ci.invoice WHERE reference = '$o6->{name}'"), $o6->{total},
+	'together they total the order, shipping once');
+
 # --- re-reading never duplicates ---
 my $before = sql("SELECT count(*) || '/' || (SELECT count(*) FROM ci.credit_note) FROM ci.invoice");
 my $bf = KcsTest::json_decode(sql("SELECT kcloud_shopify.backfill_orders(now() - interval '1 day', now())"));
-is($bf->{orders_listed}, 5, 'backfill_orders() re-reads the five shipped orders');
+is($bf->{orders_listed}, 6, 'backfill_orders() re-reads the six shipped orders');
 is($bf->{invoices} + $bf->{credit_notes} + $bf->{exceptions}, 0, 'and adds nothing');
 my $pl = KcsTest::json_decode(sql("SELECT kcloud_shopify.poll_orders()"));
 ok(!$pl->{error}, 'poll_orders() from a session works');
