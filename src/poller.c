@@ -268,14 +268,21 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	Datum		v2[2];
 	Oid			t3[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		v3[3];
+	TimestampTz read_at;
 
 	/* seen at this updatedAt and not listed as an exception: nothing new */
 	db_begin(p);
 	v2[0] = CStringGetTextDatum(gid);
 	v2[1] = CStringGetTextDatum(updated_at ? updated_at : "");
+	/*
+	 * Shopify's updatedAt has second precision: two changes within one
+	 * second show the same value.  So the order counts as seen only if our
+	 * last read of it started at least 2 s after that second.
+	 */
 	skip = db_text("SELECT 1 FROM kcloud_shopify.order_link l"
 				   " WHERE l.order_id = kcloud_shopify.gid_number($1)"
 				   "   AND $2 <> '' AND l.shopify_updated_at >= $2::timestamptz"
+				   "   AND l.shopify_read_at >= $2::timestamptz + interval '2 s'"
 				   "   AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.order_exception e"
 				   "                    WHERE e.order_id = l.order_id)",
 				   2, t2, v2, NULL, cxt);
@@ -290,6 +297,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 		return true;
 	}
 
+	read_at = GetCurrentTimestamp();
 	o_root = gql(p, kcs_q_order, gid);
 	if (o_root == NULL)
 		return false;
@@ -379,14 +387,16 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	/* remember the version read, unless something of it is still listed */
 	if (updated_at != NULL)
 	{
-		v2[0] = CStringGetTextDatum(gid);
-		v2[1] = CStringGetTextDatum(updated_at);
+		v3[0] = CStringGetTextDatum(gid);
+		v3[1] = CStringGetTextDatum(updated_at);
+		v3[2] = CStringGetTextDatum(timestamptz_to_str(read_at));
 		db_text("UPDATE kcloud_shopify.order_link l"
-				"   SET shopify_updated_at = GREATEST(l.shopify_updated_at, $2::timestamptz)"
+				"   SET shopify_updated_at = $2::timestamptz, shopify_read_at = $3::timestamptz"
 				" WHERE l.order_id = kcloud_shopify.gid_number($1)"
+				"   AND (l.shopify_updated_at IS NULL OR l.shopify_updated_at <= $2::timestamptz)"
 				"   AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.order_exception e"
 				"                    WHERE e.order_id = l.order_id) RETURNING 1",
-				2, t2, v2, NULL, cxt);
+				3, t3, v3, NULL, cxt);
 	}
 	db_end(p);
 
@@ -436,7 +446,9 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 	if (until != NULL)
 	{
 		v2[0] = CStringGetTextDatum(until);
-		until = db_text("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+		/* Shopify compares whole seconds: round the end of the period up */
+		until = db_text("SELECT to_char(($1::timestamptz + interval '999999 microseconds') AT TIME ZONE 'UTC',"
+						" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 						1, t2, v2, NULL, cxt);
 	}
 	/* exceptions to retry afterwards: order GIDs */

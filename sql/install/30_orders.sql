@@ -23,7 +23,8 @@ CREATE TABLE kcloud_shopify.order_link (
     customer_code      text,                    -- CI customer (NULL: cash sale)
     first_invoice_no   bigint,                  -- the invoice that carries the shipping
     taxes_included     boolean NOT NULL DEFAULT false,
-    shopify_updated_at timestamptz,             -- the order's updated_at when last ingested
+    shopify_updated_at timestamptz,             -- the order's updatedAt when last read by the poller
+    shopify_read_at    timestamptz,             -- when that read started (our clock)
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
