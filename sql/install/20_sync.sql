@@ -106,6 +106,12 @@ BEGIN
                   HINT = 'Check for a stray space or line break when pasting.';
     END IF;
     IF ep IS NOT NULL THEN
+        -- first: the messages below quote the endpoint, which must not show a password
+        IF ep ~ '@' THEN
+            RAISE EXCEPTION 'endpoint must not contain user information'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Credentials go in access_token or client_id/client_secret.';
+        END IF;
         IF ep ~* '^http://' THEN
             IF ep !~* '^http://(localhost|127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])(:[0-9]{1,5})?(/[^[:space:]]*)?$' THEN
                 RAISE EXCEPTION 'endpoint "%" uses plain http to a host that is not loopback', ep
@@ -117,11 +123,6 @@ BEGIN
             RAISE EXCEPTION 'endpoint "%" is not an https URL', pg_catalog.left(ep, 200)
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Pass e.g. ''https://my-store.myshopify.com/'', or NULL for https://<shop_domain>/.';
-        END IF;
-        IF ep ~ '@' THEN
-            RAISE EXCEPTION 'endpoint must not contain user information'
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Credentials go in access_token or client_id/client_secret.';
         END IF;
     END IF;
 
