@@ -347,6 +347,11 @@ kcs_read_levels(char **skus, char **branches, int n, MemoryContext cxt)
 			ls->action = KCS_LEVEL_SKIP;
 			ls->why = "location deactivated";
 		}
+		else if (ls->level.item_gid == NULL && !web_stock)
+		{
+			ls->action = KCS_LEVEL_SKIP;
+			ls->why = "branch holds no web stock";
+		}
 		else if (ls->level.item_gid == NULL)
 		{
 			ls->action = (sku_exists && style_web) ? KCS_LEVEL_WAIT : KCS_LEVEL_SKIP;

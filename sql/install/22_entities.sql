@@ -86,7 +86,7 @@ BEGIN
         SELECT count(*) INTO n FROM due;
     END IF;
     IF d_last IS DISTINCT FROM d_today THEN
-        INSERT INTO kcloud_shopify.settings (name, value) VALUES ('sales_checked_on', d_today::text)
+        INSERT INTO kcloud_shopify.settings (name, value) VALUES ('sales_checked_on', pg_catalog.to_char(d_today, 'YYYY-MM-DD'))
         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now();
     END IF;
     IF n > 0 THEN
