@@ -29,6 +29,19 @@ void		_PG_init(void);
 
 KcsSharedState *kcs_shared = NULL;
 char	   *kcs_database = NULL;
+bool		kcs_paused = false;
+bool		kcs_dry_run = false;
+int			kcs_batch_product = 25;
+int			kcs_batch_inventory = 250;
+int			kcs_batch_location = 10;
+int			kcs_batch_customer = 25;
+int			kcs_request_timeout_ms = 30000;
+int			kcs_connect_timeout_ms = 10000;
+int			kcs_max_response_kb = 16384;
+int			kcs_idle_interval_ms = 60000;
+int			kcs_lease_s = 300;
+int			kcs_max_backoff_s = 300;
+int			kcs_poll_interval = 60;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -138,10 +151,70 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("kcloud_shopify.paused",
+							 "Stop sending to Shopify (changes keep being queued).",
+							 "Server-wide; kcloud_shopify.pause() does the same from SQL.",
+							 &kcs_paused, false, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("kcloud_shopify.dry_run",
+							 "Build requests but do not send mutations to Shopify.",
+							 "Mutations are written to the activity log with outcome dry_run "
+							 "and their entities stay queued; queries are still sent.",
+							 &kcs_dry_run, false, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.batch_size_product",
+							"Styles claimed per batch.", NULL,
+							&kcs_batch_product, 25, 1, 250, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.batch_size_inventory",
+							"Stock levels claimed per batch (at most 250 per Shopify call).", NULL,
+							&kcs_batch_inventory, 250, 1, 1000, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.batch_size_location",
+							"Branches claimed per batch.", NULL,
+							&kcs_batch_location, 10, 1, 250, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.batch_size_customer",
+							"Customers claimed per batch.", NULL,
+							&kcs_batch_customer, 25, 1, 250, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.request_timeout",
+							"Longest time one request to Shopify may take.", NULL,
+							&kcs_request_timeout_ms, 30000, 100, 600000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.connect_timeout",
+							"Longest time to establish a connection to Shopify.", NULL,
+							&kcs_connect_timeout_ms, 10000, 100, 600000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.max_response_size",
+							"Largest response body accepted from Shopify.", NULL,
+							&kcs_max_response_kb, 16384, 64, 1048576, PGC_SIGHUP,
+							GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.idle_interval",
+							"Fallback tick of an idle sync worker.",
+							"The worker is woken at commit; this only bounds the delay of a missed wake-up.",
+							&kcs_idle_interval_ms, 60000, 100, 86400000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.lease_duration",
+							"How long a claimed batch stays leased to the worker.",
+							"Rows of an expired lease are sent again.",
+							&kcs_lease_s, 300, 10, 86400, PGC_SIGHUP,
+							GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.max_backoff",
+							"Longest wait before a failed entity is retried.", NULL,
+							&kcs_max_backoff_s, 300, 1, 86400, PGC_SIGHUP,
+							GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.poll_interval",
+							"Interval of the order poller.", NULL,
+							&kcs_poll_interval, 60, 1, 86400, PGC_SIGHUP,
+							GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved(KCS_EXTNAME);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	kcs_worker_register();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = kcs_shmem_request;

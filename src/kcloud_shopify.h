@@ -53,6 +53,22 @@ extern KcsSharedState *kcs_shared;
 
 /* module init / GUCs (kcloud_shopify.c) */
 extern char *kcs_database;
+extern bool kcs_paused;				/* kcloud_shopify.paused */
+extern bool kcs_dry_run;			/* kcloud_shopify.dry_run */
+extern int	kcs_batch_product;		/* kcloud_shopify.batch_size_* */
+extern int	kcs_batch_inventory;
+extern int	kcs_batch_location;
+extern int	kcs_batch_customer;
+extern int	kcs_request_timeout_ms;	/* total time of one HTTP request */
+extern int	kcs_connect_timeout_ms;
+extern int	kcs_max_response_kb;
+extern int	kcs_idle_interval_ms;	/* fallback tick of an idle worker */
+extern int	kcs_lease_s;			/* lease of a claimed batch */
+extern int	kcs_max_backoff_s;		/* cap of the retry backoff */
+extern int	kcs_poll_interval;		/* order poller interval, seconds */
+
+/* the sync worker (worker.c) */
+extern void kcs_worker_register(void);
 
 /* capture (capture.c) */
 extern void kcs_request_wake(void);

@@ -18,9 +18,18 @@
 
 #include "sync.h"
 
+/*
+ * The caller's memory context: starting and committing a transaction
+ * switch contexts (commit leaves TopMemoryContext current), so it is put
+ * back at commit.  Inside the transaction CurrentMemoryContext is SPI's,
+ * freed at commit: copy results out with MemoryContextStrdup(ctx, ...).
+ */
+static MemoryContext caller_cxt = NULL;
+
 void
 kcs_xact_begin(void)
 {
+	caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -36,6 +45,9 @@ kcs_xact_commit(void)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
+	if (caller_cxt != NULL)
+		MemoryContextSwitchTo(caller_cxt);
+	caller_cxt = NULL;
 	/* report stats after each commit: a long-lived worker would hide them */
 	pgstat_report_stat(false);
 }
