@@ -177,7 +177,6 @@ kcs_sync_customers(KcsItem *items, int n)
 	for (i = 0; i < n; i++)
 		codes[i] = items[i].key1;
 	kcs_xact_begin();
-	kcs_capture_wait();
 	cs = kcs_read_customers(codes, n, cxt);
 	kcs_xact_commit();
 	MemoryContextSwitchTo(cxt);

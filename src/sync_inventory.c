@@ -506,8 +506,6 @@ kcs_sync_inventory(KcsItem *items, int n)
 		bool		drops = false;
 
 		kcs_xact_begin();
-		if (attempt == 1)
-			kcs_capture_wait();
 		states = kcs_read_levels(skus, branches, n, cxt);
 		kcs_xact_commit();
 		MemoryContextSwitchTo(cxt);

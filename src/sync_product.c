@@ -504,7 +504,6 @@ kcs_sync_products(KcsItem *items, int n)
 		codes[i] = items[i].key1;
 
 	kcs_xact_begin();
-	kcs_capture_wait();
 	styles = kcs_read_styles(codes, n, cxt);
 	kcs_xact_commit();
 	MemoryContextSwitchTo(cxt);
