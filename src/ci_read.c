@@ -332,25 +332,21 @@ kcs_read_levels(char **skus, char **branches, int n, MemoryContext cxt)
 		ls->level.target = wants ? Max(ls->ci_on_hand, 0) : 0;
 		ls->activate_ok = wants;
 
-		if (!branch_exists || !branch_active)
+		if (ls->level.location_gid == NULL)
 		{
-			ls->action = KCS_LEVEL_SKIP;
-			ls->why = "branch inactive or deleted (its location is deactivated)";
-		}
-		else if (ls->level.location_gid == NULL)
-		{
-			ls->action = web_stock ? KCS_LEVEL_WAIT : KCS_LEVEL_SKIP;
-			ls->why = web_stock ? "waiting for the branch's location" : "branch holds no web stock";
+			ls->action = (branch_active && web_stock) ? KCS_LEVEL_WAIT : KCS_LEVEL_SKIP;
+			ls->why = (branch_active && web_stock) ? "waiting for the branch's location"
+				: !branch_active ? "branch inactive or deleted" : "branch holds no web stock";
 		}
 		else if (!loc_active)
 		{
 			ls->action = KCS_LEVEL_SKIP;
 			ls->why = "location deactivated";
 		}
-		else if (ls->level.item_gid == NULL && !web_stock)
+		else if (ls->level.item_gid == NULL && !(branch_active && web_stock))
 		{
 			ls->action = KCS_LEVEL_SKIP;
-			ls->why = "branch holds no web stock";
+			ls->why = !branch_active ? "branch inactive or deleted" : "branch holds no web stock";
 		}
 		else if (ls->level.item_gid == NULL)
 		{

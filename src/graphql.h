@@ -181,4 +181,8 @@ extern char *kcs_customer_metafields_doc(KcsCustomer **c, const char **gids, int
 										 json_t **variables);
 extern char *kcs_normalise_phone(const char *phone, const char *country);
 
+/* sync_inventory.c: hooks for location sync (weak in sync_location.c) */
+extern bool kcs_inventory_zero_branch(json_t *payload, const char *branch_code);
+extern void kcs_inventory_branch_activated(const char *branch_code);
+
 #endif							/* KCS_GRAPHQL_H */

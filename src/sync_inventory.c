@@ -617,3 +617,68 @@ kcs_sync_inventory(KcsItem *items, int n)
 	MemoryContextSwitchTo(callercxt);
 	MemoryContextDelete(cxt);
 }
+
+/* ------------------------------------------------- location sync hooks */
+
+static void
+queue_branch_levels(const char *branch_code, bool forget)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		vals[1];
+
+	kcs_xact_begin();
+	vals[0] = CStringGetTextDatum(branch_code);
+	if (forget &&
+		SPI_execute_with_args("UPDATE kcloud_shopify.inventory_level"
+							  "   SET shopify_on_hand = NULL, idempotency_key = NULL, sent_quantity = NULL"
+							  " WHERE branch_code = $1", 1, types, vals, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "kcloud_shopify: forgetting the levels of a branch failed");
+	if (SPI_execute_with_args("INSERT INTO kcloud_shopify.queue (kind, key1, key2)"
+							  " SELECT 'inventory', x.sku, $1 FROM ("
+							  "   SELECT il.sku_code AS sku FROM kcloud_shopify.inventory_level il"
+							  "    WHERE il.branch_code = $1"
+							  "   UNION"
+							  "   SELECT st.sku_code::text FROM ci.stock st"
+							  "     JOIN kcloud_shopify.variant_link vl ON vl.sku_code = st.sku_code"
+							  "    WHERE st.branch_code = $1) x"
+							  " ON CONFLICT (kind, key1, key2) WHERE state = 'pending' DO NOTHING",
+							  1, types, vals, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "kcloud_shopify: queueing the stock levels of a branch failed");
+	SPI_execute("SELECT kcloud_shopify.wake()", false, 0);
+	kcs_xact_commit();
+}
+
+/*
+ * Called by location sync (no transaction open) when locationDeactivate was
+ * refused because the location still holds stock: queue every stock level
+ * of the branch -- an inactive branch's levels are sent as 0 -- and return
+ * true, so the location waits and is deactivated once they are empty.
+ * Moving the stock to another location (destinationLocationId) would offer
+ * the branch's units online from elsewhere.
+ */
+bool
+kcs_inventory_zero_branch(json_t *payload, const char *branch_code)
+{
+	KcsUserError *errs;
+	int			n = kcs_user_errors(payload, "locationDeactivateUserErrors", &errs);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (errs[i].code && strcmp(errs[i].code, "HAS_ACTIVE_INVENTORY_ERROR") == 0)
+		{
+			queue_branch_levels(branch_code, false);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Called by location sync after it (re)activated a location: Shopify
+ * dropped the location's levels when it was deactivated, so forget what we
+ * knew and send the branch's stock again.
+ */
+void
+kcs_inventory_branch_activated(const char *branch_code)
+{
+	queue_branch_levels(branch_code, true);
+}

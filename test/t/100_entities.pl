@@ -90,6 +90,19 @@ is(scalar @{ $sim->state->{products} }, $nprod, 'no duplicate product');
 is(scalar(grep { $_->{sku} =~ /^ADOPT-/ } map { @{ $_->{variants} } } @{ $sim->state->{products} }), 2, 'no duplicate variants');
 $E->check_all('after adoption');
 
+# --- a branch with stock closes and reopens: its levels go to 0 so the
+#     location can be deactivated, and come back with it ---
+$E->sql("UPDATE ci.branch SET active = false WHERE branch_code = 'WLG'");
+ok(KcsTest::wait_for_sync($node, 60), 'branch deactivation synced');
+my $wlg = $E->sql("SELECT location_gid FROM kcloud_shopify.location_link WHERE branch_code = 'WLG'");
+my ($wl) = grep { $_->{id} eq $wlg } @{ $sim->state->{locations} };
+ok($wl && !$wl->{isActive}, 'the location holding stock was deactivated (its levels sent as 0 first)');
+is(scalar(grep { $_->{on_hand} != 0 } grep { $_->{locationId} eq $wlg } @{ $sim->state->{inventoryLevels} }), 0,
+	'no stock left at the deactivated location');
+$E->sql("UPDATE ci.branch SET active = true WHERE branch_code = 'WLG'");
+ok(KcsTest::wait_for_sync($node, 60), 'branch reactivation synced');
+$E->check_all('after a branch closed and reopened');
+
 is($E->sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'still no failures')
   or diag($E->sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
 done_testing();
