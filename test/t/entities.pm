@@ -71,11 +71,30 @@ sub phone_e164
 	return $d;
 }
 
+# descriptionHtml from CI's long_description, as docs/entities.md says:
+# simple HTML as it is; plain text escaped, blank lines paragraphs, <br>
+sub esc { my ($s) = @_; $s =~ s/\\/\\\\/g; $s =~ s/\n/\\n/g; return $s; }
+
+sub html_of
+{
+	my ($t) = @_;
+	return '' if $t eq '';
+	return $t if $t =~ m{<(/?)(p|br|b|i|u|em|strong|ul|ol|li|a|span|div|h[1-6]|table|tr|td|th|hr|small|sup|sub|blockquote|img)[ >/]}i;
+	$t =~ s/\r//g;
+	$t =~ s/&/&amp;/g; $t =~ s/</&lt;/g; $t =~ s/>/&gt;/g; $t =~ s/"/&quot;/g; $t =~ s/'/&#39;/g;
+	$t =~ s/\n\n+/<\/p><p>/g;
+	$t =~ s/\n/<br>/g;
+	return "<p>$t</p>";
+}
+
 # products: one line per product, one per variant, by style code
 sub expected_products
 {
 	my ($self) = @_;
-	return join("\n", sort split /\n/, $self->sql(<<'SQL'));
+	return join("\n", sort map {
+		my @f = split /\|/, $_, -1;
+		if (@f == 6 && $f[4] =~ /^(ACTIVE|DRAFT)$/) { (my $d = $f[5]) =~ s/\\(.)/$1 eq 'n' ? "\n" : $1/ge; $f[5] = esc(html_of($d)); }
+		join('|', @f) } split /\n/, $self->sql(<<'SQL'));
 WITH t AS (SELECT kcloud_shopify.today() AS d),
 st AS (
   SELECT s.*, b.name AS brand, g.description AS grp
@@ -89,7 +108,8 @@ v AS (
     FROM ci.sku k JOIN st s USING (style_code) CROSS JOIN t)
 SELECT line FROM (
   SELECT s.style_code || '|' || s.description || '|' || coalesce(s.brand, '') || '|' || coalesce(s.grp, '') || '|' ||
-         CASE WHEN s.internet_active THEN 'ACTIVE' ELSE 'DRAFT' END AS line
+         CASE WHEN s.internet_active THEN 'ACTIVE' ELSE 'DRAFT' END || '|' ||
+         replace(replace(coalesce(s.long_description, ''), '\', '\\'), E'\n', '\n') AS line
     FROM st s
   UNION ALL
   SELECT v.style_code || '|' || v.sku_code || '|' || v.colour || '/' || v.size || '|' || v.barcode || '|' ||
@@ -111,7 +131,8 @@ sub shop_products
 		my $style = $style_of{ $p->{id} } // next;
 		my ($cid) = grep { $_->{namespace} eq 'kcloud' && $_->{key} eq 'style_code' } @{ $p->{metafields} };
 		next unless $self->sql("SELECT count(*) FROM ci.style WHERE style_code = '$style'");
-		push @lines, join('|', $style, $p->{title}, $p->{vendor} // '', $p->{productType} // '', $p->{status});
+		push @lines, join('|', $style, $p->{title}, $p->{vendor} // '', $p->{productType} // '', $p->{status},
+			esc($p->{descriptionHtml} // ''));
 		for my $v (@{ $p->{variants} })
 		{
 			my %o = map { $_->{name} => $_->{value} } @{ $v->{selectedOptions} };
@@ -204,10 +225,13 @@ sub expected_customers
 	my ($self) = @_;
 	my @rows = map { [ split /\|/, $_, -1 ] } split /\n/, $self->sql(<<'SQL');
 SELECT customer_code || '|' || lower(coalesce(btrim(email), '')) || '|' || coalesce(phone, '') || '|' ||
-       coalesce(first_name, '') || '|' || coalesce(last_name, '')
+       coalesce(first_name, '') || '|' || coalesce(last_name, '') || '|' ||
+       CASE WHEN address1 IS NOT NULL OR city IS NOT NULL OR postcode IS NOT NULL
+            THEN concat_ws(',', coalesce(address1, ''), coalesce(address2, ''), coalesce(city, ''), coalesce(postcode, ''), coalesce(country_code, ''))
+            ELSE '' END
   FROM ci.customer WHERE coalesce(btrim(email), '') <> '' OR coalesce(btrim(phone), '') <> ''
 SQL
-	return join("\n", sort map { join('|', $_->[0], $_->[1], phone_e164($_->[2]), $_->[3], $_->[4], $_->[0]) } @rows);
+	return join("\n", sort map { join('|', $_->[0], $_->[1], phone_e164($_->[2]), $_->[3], $_->[4], $_->[5], $_->[0]) } @rows);
 }
 
 sub shop_customers
@@ -220,8 +244,10 @@ sub shop_customers
 	{
 		my $code = $code_of{ $c->{id} } // next;
 		my ($mf) = grep { $_->{namespace} eq 'kcloud' && $_->{key} eq 'customer_code' } @{ $c->{metafields} };
+		my $addr = join(';', map { join(',', map { $_ // '' } @$_{qw(address1 address2 city zip countryCode)}) }
+			@{ $c->{addresses} // [] });
 		push @lines, join('|', $code, lc($c->{email} // ''), $c->{phone} // '', $c->{firstName} // '',
-			$c->{lastName} // '', $mf ? $mf->{value} : '');
+			$c->{lastName} // '', $addr, $mf ? $mf->{value} : '');
 	}
 	return join("\n", sort @lines);
 }
