@@ -17,7 +17,7 @@ require "$KcsTest::SRC/test/t/entities.pm";
 
 my $sim = KcsTest::Sim->start(args => [ '--seed', '42' ]);
 # no periodic order polling: only a failed compare-and-set brings orders in
-my $node = KcsTest::new_node('entfaults', conf => "kcloud_shopify.idle_interval = '1s'\nkcloud_shopify.poll_interval = 0\n"
+my $node = KcsTest::new_node('entfaults', conf => "kcloud_shopify.idle_interval = '1s'\nkcloud_shopify.poll_interval = 0\nrestart_after_crash = on\n"
 	  # small batches: many requests, so many chances for a fault
 	  . "kcloud_shopify.batch_size_product = 1\nkcloud_shopify.batch_size_customer = 1\nkcloud_shopify.batch_size_inventory = 3\n");
 KcsTest::setup_db($node, data => 'small');
@@ -96,6 +96,29 @@ is(sql("SELECT on_hand FROM ci.stock WHERE sku_code = '$sku' AND branch_code = '
 is(shop_on_hand(), 3, 'Shopify shows 3, what exists');
 ok($max <= 4, "Shopify never showed more than 4 after the web sale (max seen $max; the POS count 4 never overwrote it)");
 $E->check_all('after the race');
+
+# --- the worker SIGKILLed, then PostgreSQL stopped (immediate), mid-batch ---
+$sim->config(faults => { latencyMs => 300, operations => [qw(productSet customerSet metafieldsSet inventorySetQuantities inventoryItem)] });
+sql("UPDATE ci.style SET retail_price = retail_price + 2");
+sql("INSERT INTO ci.style (style_code, description, retail_price, internet_active, brand_code) VALUES ('KILL', 'Crash-proof cap', 25.00, true, 'CAFE')");
+sql("INSERT INTO ci.sku (sku_code, style_code, colour, size) VALUES ('KILL-S', 'KILL', 'Blue', 'S'), ('KILL-M', 'KILL', 'Blue', 'M')");
+sql("INSERT INTO ci.stock VALUES ('KILL-S', 'AKL', 2), ('KILL-M', 'WLG', 3)");
+sql("INSERT INTO ci.customer (customer_code, first_name, email) VALUES ('C2003', 'Kiri', 'kiri\@example.com')");
+usleep(700_000);
+my $wpid = KcsTest::worker_pid($node);
+kill 'KILL', $wpid;
+my $wpid2 = KcsTest::wait_for_worker($node, $wpid);
+ok($wpid2, 'the worker is back after SIGKILL (crash restart)');
+sql("UPDATE ci.stock SET on_hand = on_hand + 1 WHERE branch_code = 'CHC'");
+sql("UPDATE ci.style SET description = description || ' ' WHERE style_code = 'KILL'");
+usleep(700_000);
+$node->stop('immediate');
+$node->start;
+KcsTest::wait_for_worker($node);
+$sim->config(faults => {});
+ok(KcsTest::wait_for_sync($node, 120), 'converged after the kill and the immediate restart');
+$E->check_all('after SIGKILL and immediate restart');
+is(scalar(grep { ($_->{email} // '') eq 'kiri@example.com' } @{ $sim->state->{customers} }), 1, 'one customer, not two');
 
 # --- a TAKEN customer: one visible failure, no retry storm ---
 my $taken = $sim->graphql('mutation { customerSet(input: {email: "someone@example.com", phone: "+64275550999", firstName: "Other"}) { customer { id } userErrors { message } } }');
