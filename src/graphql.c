@@ -22,6 +22,7 @@
 #include "nodes/pg_list.h"
 
 #include "graphql.h"
+#include "kcloud_shopify.h"
 
 /* ---------------------------------------------------------------- json */
 
@@ -175,6 +176,17 @@ kcs_user_errors_text(KcsUserError *errs, int n)
 }
 
 /* ----------------------------------------------------------- documents */
+
+/* the most one combined request may cost: 900, or 80% of a smaller bucket */
+double
+kcs_cost_budget(void)
+{
+	double		max = kcs_shared ? kcs_shared->bucket_max : 0;
+
+	if (max > 0 && 0.8 * max < KCS_COST_BUDGET)
+		return Max(0.8 * max, 20.0);
+	return KCS_COST_BUDGET;
+}
 
 void
 kcs_doc_init(KcsDoc *doc)

@@ -35,8 +35,13 @@
 #define KCS_MF_TABS_KEY		"info_tabs"
 #define KCS_MF_CUSTOMER_KEY "customer_code"
 
-/* Single-query cost limit is 1000; stay clear of it when combining. */
+/*
+ * Single-query cost limit is 1000; stay clear of it when combining, and of
+ * the bucket's size (a request costing more than the bucket holds would be
+ * throttled for ever): kcs_cost_budget().
+ */
 #define KCS_COST_BUDGET		900.0
+extern double kcs_cost_budget(void);
 /* At most this many aliased root fields in one document. */
 #define KCS_MAX_ALIASES		25
 /* inventorySetQuantities: at most this many quantities per call. */

@@ -158,7 +158,8 @@ kcs_sync_customers(KcsItem *items, int n)
 	int		   *todo;
 	int			ntodo = 0;
 	int			i,
-				start;
+				start,
+				count;
 	KcsItem   **meta_items;
 	KcsCustomer **meta_cs;
 	char	  **meta_gids;
@@ -195,13 +196,13 @@ kcs_sync_customers(KcsItem *items, int n)
 			todo[ntodo++] = i;
 	}
 
-	for (start = 0; start < ntodo; start += KCS_MAX_ALIASES)
+	for (start = 0; start < ntodo; start += count)
 	{
-		int			count = Min(KCS_MAX_ALIASES, ntodo - start);
 		KcsDoc		doc;
 		char	   *query;
 		KcsReply	reply;
 
+		count = Min(Max(1, Min(KCS_MAX_ALIASES, (int) (kcs_cost_budget() / 12))), ntodo - start);
 		kcs_doc_init(&doc);
 		for (i = 0; i < count; i++)
 			kcs_customer_set_add(&doc, cs[todo[start + i]]);

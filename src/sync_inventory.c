@@ -230,7 +230,7 @@ read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *n
 	while (start < n)
 	{
 		KcsDoc		doc;
-		int			count = Min(n - start, KCS_READ_CHUNK);
+		int			count = Min(n - start, Max(1, Min(KCS_READ_CHUNK, (int) (kcs_cost_budget() / 4))));
 		int			i;
 		char	   *query;
 		KcsReply	reply;
@@ -295,7 +295,7 @@ activate(InvWork **ws, int n, MemoryContext cxt)
 	while (start < n)
 	{
 		KcsDoc		doc;
-		int			count = Min(n - start, KCS_ACTIVATE_CHUNK);
+		int			count = Min(n - start, Max(1, Min(KCS_ACTIVATE_CHUNK, (int) (kcs_cost_budget() / 14))));
 		int			i;
 		char	   *query;
 		KcsReply	reply;

@@ -201,7 +201,7 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 
 			if (!work[i].send || !st->exists || st->product_gid != NULL)
 				continue;
-			if (doc.n > 0 && doc.cost + 3 + 3.0 * Min(list_length(st->skus), 50) > KCS_COST_BUDGET)
+			if (doc.n > 0 && doc.cost + 3 + 3.0 * Min(list_length(st->skus), 50) > kcs_cost_budget())
 				break;
 			idx[doc.n] = i;
 			kcs_product_adopt_add(&doc, st);
@@ -321,7 +321,7 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 		{
 			if (!work[i].send)
 				continue;
-			if (doc.n > 0 && doc.cost + kcs_product_set_cost(work[i].st) > KCS_COST_BUDGET)
+			if (doc.n > 0 && doc.cost + kcs_product_set_cost(work[i].st) > kcs_cost_budget())
 				break;
 			idx[doc.n] = i;
 			kcs_product_set_add(&doc, work[i].st);
