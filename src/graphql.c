@@ -613,7 +613,7 @@ kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st)
 	n = Max(n, 1);
 	appendStringInfo(&doc->body,
 					 "  a%d: productByIdentifier(identifier: $c%d) { id }\n"
-					 "  v%d: productVariants(first: %d, query: $q%d) { nodes { id sku product { id } inventoryItem { id } } }\n",
+					 "  v%d: productVariants(first: %d, query: $q%d) { nodes { id sku product { id } } }\n",
 					 i, i, i, n, i);
 	doc_decl(doc, "$c%d: ProductIdentifierInput!", i);
 	doc_decl(doc, "$q%d: String!", i);
@@ -622,7 +622,7 @@ kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st)
 								  "key", KCS_MF_STYLE_KEY, "value", st->style_code));
 	json_object_set_new(doc->variables, psprintf("q%d", i), json_string(q.data));
 	pfree(q.data);
-	cost = 1 + 2 + n * 3.0;
+	cost = 1 + 2 + n * 2.0;
 	doc->cost += cost;
 	doc->n++;
 	return cost;

@@ -134,7 +134,6 @@ apply_adoption(ProductWork *w, json_t *ours, json_t *variants)
 			if (k->variant_gid == NULL && strcmp(k->sku_code, sku) == 0)
 			{
 				k->variant_gid = pstrdup(kcs_json_str(v, "id"));
-				k->inventory_item_gid = pstrdup(kcs_json_str(json_object_get(v, "inventoryItem"), "id"));
 			}
 		}
 	}
@@ -201,7 +200,7 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 
 			if (!work[i].send || !st->exists || st->product_gid != NULL)
 				continue;
-			if (doc.n > 0 && doc.cost + 3 + 3.0 * Min(list_length(st->skus), 50) > kcs_cost_budget())
+			if (doc.n > 0 && doc.cost + 3 + 2.0 * Min(list_length(st->skus), 50) > kcs_cost_budget())
 				break;
 			idx[doc.n] = i;
 			kcs_product_adopt_add(&doc, st);
