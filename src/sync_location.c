@@ -39,6 +39,10 @@
 
 #define json_object() json_pack("{}")
 
+/* entity code (sync_inventory.c): stock levels of a branch being (de)activated */
+extern bool kcs_inventory_zero_branch(json_t *payload, const char *branch_code) __attribute__((weak));
+extern void kcs_inventory_branch_activated(const char *branch_code) __attribute__((weak));
+
 #define KCS_MF_NAMESPACE "kcloud_shopify"
 #define KCS_MF_BRANCH "branch_code"
 
@@ -538,6 +542,16 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		payload = json_object_get(reply.data, want_active ? "locationActivate" : "locationDeactivate");
+		/* stock still there: entity code sends the branch's levels as 0 first */
+		if (!want_active && kcs_inventory_zero_branch &&
+			kcs_inventory_zero_branch(payload, it->key1))
+		{
+			it->outcome = KCS_WAIT;
+			it->error = pstrdup("the location still holds stock: its levels are sent as 0 first");
+			it->retry_after = 1;
+			kcs_reply_free(&reply);
+			return;
+		}
 		if (user_errors(it, payload, want_active ? "locationActivateUserErrors" :
 						"locationDeactivateUserErrors"))
 		{
