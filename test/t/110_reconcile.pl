@@ -26,15 +26,16 @@ sub drift_rows
 	my ($kind, $repair) = @_;
 	$repair = $repair ? 'true' : 'false';
 	return sql(<<"SQL");
-SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
-                 coalesce(shopify_value, ''))
-  FROM kcloud_shopify.reconcile('$kind', $repair)
- ORDER BY 1 COLLATE "C";
+SELECT line FROM (
+  SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
+                   coalesce(shopify_value, '')) AS line
+    FROM kcloud_shopify.reconcile('$kind', $repair)) r
+ ORDER BY line COLLATE "C";
 SQL
 }
 
 # --- the function itself: owner only, documented, checks its argument ---
-is(sql(<<'SQL'), 'f|t', 'reconcile() is not executable by PUBLIC and has a comment');
+is(sql(<<'SQL'), 'false|true', 'reconcile() is not executable by PUBLIC and has a comment');
 CREATE ROLE regress_kcs_nobody;
 SELECT has_function_privilege('regress_kcs_nobody', 'kcloud_shopify.reconcile(text, boolean)', 'EXECUTE')
        || '|' || (obj_description('kcloud_shopify.reconcile(text, boolean)'::regprocedure, 'pg_proc') IS NOT NULL);
