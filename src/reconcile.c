@@ -50,6 +50,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -212,6 +214,15 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 
 	for (attempt = 1;; attempt++)
 	{
+		/*
+		 * A backend handles SIGHUP only between commands; a reload pending
+		 * here would cut every request and sleep short (http.c, ratelimit.c).
+		 */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 		memset(reply, 0, sizeof(*reply));
 		kcs_graphql_send(query, vars, reply);
 		rc->requests++;

@@ -3,12 +3,15 @@
  * of the linked objects and report where it drifted from CI -- what the
  * worker would send now, built by the worker's own code.  Talks to Shopify
  * from the calling session (paced like the worker); with repair the fixes
- * are queued for the worker.
+ * are queued for the worker.  SECURITY DEFINER like the resync functions: a
+ * support role granted EXECUTE needs no access to CI, the links or the
+ * settings (the shop's token).
  */
 CREATE FUNCTION kcloud_shopify.reconcile(kind text, repair boolean DEFAULT false)
 RETURNS TABLE (kind text, ci_key jsonb, shopify_gid text, drift text,
                field text, ci_value text, shopify_value text)
-LANGUAGE C VOLATILE
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'kcloud_shopify_reconcile';
 REVOKE ALL ON FUNCTION kcloud_shopify.reconcile(text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.reconcile(text, boolean) IS

@@ -55,6 +55,13 @@ is(drift_rows('all'), '', 'after the first sync: no drift');
 ok($sim->counters->{requestsTotal} > $requests, 'reconcile read Shopify');
 is(drift_rows($_), '', "no $_ drift") for qw(product inventory location customer);
 is(drift_rows('all', 1), '', 'repair with nothing to repair: no rows');
+is(sql(<<'SQL'), '0', 'a support role granted EXECUTE can run it (it runs with the owner\'s rights)');
+CREATE ROLE regress_kcs_support;
+GRANT USAGE ON SCHEMA kcloud_shopify TO regress_kcs_support;
+GRANT EXECUTE ON FUNCTION kcloud_shopify.reconcile(text, boolean) TO regress_kcs_support;
+SET ROLE regress_kcs_support;
+SELECT count(*) FROM kcloud_shopify.reconcile('location');
+SQL
 is(sql("SELECT count(*) FROM kcloud_shopify.queue WHERE state = 'pending'"), '0', '... and nothing queued');
 ok(sql("SELECT count(*) FROM kcloud_shopify.activity WHERE operation IN ('product', 'inventoryItem', 'nodes')") > 0,
 	'its requests are in the activity log');
