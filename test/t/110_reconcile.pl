@@ -1,6 +1,6 @@
 # reconcile(kind, repair): after a first sync CI and Shopify agree (no
 # rows); drift injected directly in the simulator (a price, a title, on_hand,
-# a deleted variant, a deleted product, a customer field, a deleted customer,
+# a SKU, a deleted variant, a deleted product, a customer field, a deleted customer,
 # a deactivated location) is found row by row with the right fields and
 # values; repair queues the fixes and, once the worker has sent them,
 # reconcile finds nothing again.
@@ -74,6 +74,7 @@ my $c1004 = sql("SELECT customer_gid FROM kcloud_shopify.customer_link WHERE cus
 
 $sim->tamper(op => 'setVariantPrice', sku => 'TEE-ORG-WHT-M', price => '1.00');
 $sim->tamper(op => 'setProductField', id => $prod{'TEE-ORG'}, field => 'title', value => 'Tampered tee');
+$sim->tamper(op => 'setVariantSku', sku => 'TEE-ORG-WHT-L', newSku => 'ROGUE-1');
 $sim->tamper(op => 'setOnHand', sku => 'TEE-ORG-WHT-S', locationId => $loc{AKL}, quantity => 99);
 $sim->tamper(op => 'deleteVariant', sku => 'MER-CREW-CHR-L');
 $sim->tamper(op => 'deleteProduct', id => $prod{'PUF-JKT'});
@@ -91,6 +92,7 @@ my @expected = (
 	@inv_gone,
 	'location|{"branch_code": "CHC"}|different|isActive|true|false',
 	'product|{"sku_code": "MER-CREW-CHR-L", "style_code": "MER-CREW"}|missing|variant|MER-CREW-CHR-L|',
+	'product|{"sku_code": "TEE-ORG-WHT-L", "style_code": "TEE-ORG"}|different|sku|TEE-ORG-WHT-L|ROGUE-1',
 	'product|{"sku_code": "TEE-ORG-WHT-M", "style_code": "TEE-ORG"}|different|price|39.90|1.00',
 	'product|{"style_code": "PUF-JKT"}|missing||Rangitoto Puffer Jacket|',
 	'product|{"style_code": "TEE-ORG"}|different|title|Organic Cotton Tee|Tampered tee',
@@ -130,6 +132,8 @@ my ($puf) = grep { (($_->{customId} // {})->{value} // '') eq 'PUF-JKT' } @{ $st
 ok($puf && $puf->{id} ne $prod{'PUF-JKT'}, 'the deleted product was made again (a new GID)');
 is(sql("SELECT product_gid FROM kcloud_shopify.product_link WHERE style_code = 'PUF-JKT'"), $puf ? $puf->{id} : '',
 	'and linked');
+ok(!grep({ $_->{sku} eq 'ROGUE-1' } map { @{ $_->{variants} } } @{ $state->{products} }),
+	'the SKU edited in Shopify is back');
 ok(grep({ $_->{sku} eq 'MER-CREW-CHR-L' } map { @{ $_->{variants} } } @{ $state->{products} }),
 	'the deleted variant was made again');
 my ($aroha) = grep { ($_->{email} // '') eq 'aroha.ngata@example.co.nz' } @{ $state->{customers} };
