@@ -36,7 +36,8 @@
  * With repair the fixes are queued for the worker: the style, the stock
  * level (its last known Shopify on_hand forgotten first, so the worker
  * reads it again instead of believing it is in step), the branch, the
- * customer.  A location missing in Shopify is not queued: it needs a new
+ * customer.  Before it compares stock, a repair polls fulfilled orders
+ * (poll_orders()), so a web sale CI has not ingested yet is not undone.  A location missing in Shopify is not queued: it needs a new
  * link (docs/operations.md).
  *
  *-------------------------------------------------------------------------
@@ -365,7 +366,8 @@ compare_product(Rc *rc, KcsStyle *st, json_t *input, json_t *prod)
 	/* variants: only for a style in CI (a deleted one is just hidden) */
 	exp_variants = json_object_get(input, "variants");
 	nodes = kcs_json_path(prod, "variants", "nodes", NULL);
-	if (st->exists && json_is_array(nodes))
+	/* (a style without SKUs sends no variants: Shopify keeps its default one) */
+	if (st->exists && json_is_array(nodes) && json_is_array(exp_variants))
 	{
 		matched = palloc0(sizeof(bool) * (json_array_size(nodes) + 1));
 		json_array_foreach(exp_variants, i, ev)
@@ -928,7 +930,16 @@ kcloud_shopify_reconcile(PG_FUNCTION_ARGS)
 	if (all || strcmp(kind, "product") == 0)
 		reconcile_products(&rc);
 	if (all || strcmp(kind, "inventory") == 0)
+	{
+		/*
+		 * Before repairing stock, bring in the web orders Shopify fulfilled
+		 * (what the worker does on a stale compare-and-set): a level whose
+		 * sale CI has not seen yet would otherwise be set back to CI's count.
+		 */
+		if (rc.repair)
+			run_sql("SELECT kcloud_shopify.poll_orders()", 0, NULL, NULL, SPI_OK_SELECT);
 		reconcile_inventory(&rc);
+	}
 	if (all || strcmp(kind, "customer") == 0)
 		reconcile_customers(&rc);
 

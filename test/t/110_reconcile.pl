@@ -111,7 +111,10 @@ is(sql("SELECT count(*) FROM kcloud_shopify.queue WHERE state = 'pending'"), '0'
 
 # --- repair: the fixes are queued (worker paused to look at them), then sent ---
 sql("SELECT kcloud_shopify.pause('reconcile test')");
+my $polls = $sim->counters->{requests}{orders} // 0;
 is(drift_rows('all', 1), $expected, 'repair reports the same rows');
+ok(($sim->counters->{requests}{orders} // 0) > $polls,
+	'repair polled fulfilled orders before comparing stock (worker paused: it was reconcile)');
 is(sql("SELECT string_agg(kind || ' ' || ci_key::text, ', ' ORDER BY kind, ci_key::text) FROM kcloud_shopify.pending"),
 	'customer {"customer_code": "C1001"}, customer {"customer_code": "C1004"}, '
 	  . 'inventory {"sku_code": "TEE-ORG-WHT-S", "branch_code": "AKL"}, location {"branch_code": "CHC"}, '
