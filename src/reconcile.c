@@ -229,7 +229,11 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 		rc->requests++;
 		CHECK_FOR_INTERRUPTS();
 		if (reply->outcome == KCS_OK && reply->data != NULL)
+		{
+			/* into the activity log as we go (the backlog is bounded) */
+			kcs_activity_flush();
 			return;
+		}
 		if ((reply->outcome == KCS_TRANSIENT || reply->outcome == KCS_THROTTLED) &&
 			attempt < RC_ATTEMPTS)
 		{
