@@ -8,6 +8,8 @@
 //               customer:{email,firstName,lastName}, shipping:"8.00", discountPct:10,
 //               taxesIncluded:true, gst:0.15}   (every fulfillment order shipped whole,
 //               from location if given, else from the location Shopify assigned)
+//        spec.fulfil: ship only the first N fulfillment orders (the rest: shop.js fulfil)
+//   shop.js BASE fulfil ORDER_GID         -> ship the order's remaining fulfillment orders
 //   shop.js BASE refund '<spec json>'     -> {"id":gid}
 //        spec: {order:gid, lines:[{lineItem:gid,qty,restock:"RETURN"|"NO_RESTOCK",location:name}],
 //               shipping:true, amount:"12.00"}
@@ -30,7 +32,8 @@ const money = (a) => ({ shopMoney: { amount: String(a), currencyCode: 'NZD' } })
 
 async function locations() {
   const l = (await gql('{ locations(first: 50) { nodes { id name } } }')).locations.nodes;
-  return Object.fromEntries(l.map((x) => [x.name, x.id]));
+  // by name, and by GID (a GID names itself)
+  return Object.fromEntries(l.flatMap((x) => [[x.name, x.id], [x.id, x.id]]));
 }
 
 async function main() {
@@ -51,12 +54,12 @@ async function main() {
           variants: skus.map(([c, s]) => ({ sku: `${style}-${c.toUpperCase()}-${s}`.replace('-INDIGO', ''), price,
             optionValues: [{ optionName: 'Colour', name: c }, { optionName: 'Size', name: s }],
             // jeans are stocked at Lambton Quay only: an order of a tee and jeans ships from two locations
-            inventoryQuantities: Object.entries(locs).filter(([n]) => style !== 'JEANS' || n === 'Lambton Quay')
+            inventoryQuantities: Object.entries(locs).filter(([n]) => !n.startsWith('gid:') && (style !== 'JEANS' || n === 'Lambton Quay'))
               .map(([, l]) => ({ locationId: l, name: 'available', quantity: 20 })) })) },
       })).productSet, 'productSet');
       for (const v of p.product.variants.nodes) variants[v.sku] = v.id;
     }
-    console.log(JSON.stringify({ locations: locs, variants }));
+    console.log(JSON.stringify({ locations: Object.fromEntries(Object.entries(locs).filter(([n]) => !n.startsWith('gid:'))), variants }));
     return;
   }
   if (cmd === 'order') {
@@ -87,7 +90,8 @@ async function main() {
       { i: { id: o.order.id } })).orderMarkAsPaid, 'orderMarkAsPaid');
     const fos = o.order.fulfillmentOrders.nodes;
     // each fulfillment order shipped whole, from spec.location or where Shopify assigned it
-    for (const fo of o.order.fulfillmentOrders.nodes) {
+    for (const [n, fo] of o.order.fulfillmentOrders.nodes.entries()) {
+      if (spec.fulfil != null && n >= spec.fulfil) break;   // ship only the first spec.fulfil ones
       let foId = fo.id;
       if (spec.location) {
         const m = check((await gql(`mutation($id: ID!, $loc: ID!) { fulfillmentOrderMove(id: $id, newLocationId: $loc) { movedFulfillmentOrder { id } userErrors { field message } } }`,
@@ -99,6 +103,15 @@ async function main() {
     }
     console.log(JSON.stringify({ id: o.order.id, name: o.order.name, total: o.order.totalPriceSet.shopMoney.amount,
       lineItems: Object.fromEntries(o.order.lineItems.nodes.map((x) => [x.sku || x.title, x.id])) }));
+    return;
+  }
+  if (cmd === 'fulfil') {   // ship every open fulfillment order of ORDER_GID where it is assigned
+    const o = (await gql(`query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 10) { nodes { id status } } } }`, { id: arg })).order;
+    for (const fo of o.fulfillmentOrders.nodes.filter((x) => x.status === 'OPEN' || x.status === 'IN_PROGRESS')) {
+      check((await gql(`mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { fulfillment { id } userErrors { field message } } }`,
+        { f: { lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: fo.id }] } })).fulfillmentCreate, 'fulfillmentCreate');
+    }
+    console.log(JSON.stringify({ id: arg }));
     return;
   }
   if (cmd === 'refund') {
