@@ -14,7 +14,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress suites (sql/NAME.sql -> expected/NAME.out), listed explicitly.
-REGRESS      = install generator capture queue ops ops_links orders refunds webhook
+REGRESS      = install generator capture queue ops ops_links orders refunds webhook sync_connect entities_preview
 REGRESS_OPTS = --temp-config=test/kcloud_shopify.conf --temp-instance=./tmp_check
 
 

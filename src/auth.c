@@ -235,6 +235,7 @@ request_token(char **error)
 	ttl = json_is_number(exp) ? json_number_value(exp) : 86399;
 	if (ttl <= 0)
 		ttl = 86399;
+	ttl = Min(ttl, 365 * 86400.0);	/* a bogus expires_in must not overflow */
 	margin = Min(300.0, ttl / 10.0);
 	now = GetCurrentTimestamp();
 	kcs_conn.token = MemoryContextStrdup(conn_cxt, json_string_value(tok));

@@ -46,6 +46,7 @@ typedef struct CostSlot
 static CostSlot cost_cache[COST_SLOTS];
 
 #define DEFAULT_COST 10.0		/* a mutation with a small selection */
+#define KCS_MAX_DEFICIT_S 60.0	/* cap of one wait for the bucket */
 
 void
 kcs_rl_observe(double max, double available, double restore_rate)
@@ -124,7 +125,8 @@ kcs_rl_deficit_seconds(double cost)
 		cost = bucket_max;
 	if (avail >= cost)
 		return 0;
-	return (cost - avail) / bucket_rate;
+	/* a bucket refills in seconds: never wait days on a bogus restoreRate */
+	return Min((cost - avail) / bucket_rate, KCS_MAX_DEFICIT_S);
 }
 
 /*
