@@ -52,9 +52,15 @@ KcsTest::connect_sim($node, $sim);
 ok(KcsTest::wait_for_sync($node, 90), 'first sync drained');
 is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failures')
   or diag(sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
-my $requests = $sim->counters->{requestsTotal};
+my $before = $sim->counters;
 is(drift_rows('all'), '', 'after the first sync: no drift');
-ok($sim->counters->{requestsTotal} > $requests, 'reconcile read Shopify');
+my $after = $sim->counters;
+ok($after->{requestsTotal} > $before->{requestsTotal}, 'reconcile read Shopify');
+is($after->{throttled} - $before->{throttled}, 0, 'without a THROTTLED reply');
+diag(sprintf("reconcile('all') of the small set: %d requests, %d cost points (%s)",
+	$after->{requestsTotal} - $before->{requestsTotal}, $after->{costSpent} - $before->{costSpent},
+	join(', ', map { "$_ " . (($after->{requests}{$_} // 0) - ($before->{requests}{$_} // 0)) }
+		grep { ($after->{requests}{$_} // 0) != ($before->{requests}{$_} // 0) } sort keys %{ $after->{requests} })));
 is(drift_rows($_), '', "no $_ drift") for qw(product inventory location customer);
 is(drift_rows('all', 1), '', 'repair with nothing to repair: no rows');
 is(sql(<<'SQL'), '0', 'a support role granted EXECUTE can run it (it runs with the owner\'s rights)');
