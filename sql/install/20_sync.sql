@@ -312,3 +312,12 @@ $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.location_levels_reset(text) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.location_levels_reset(text) IS
 'Internal (worker): forget the inventory sync''s knowledge of a branch''s Shopify levels after its location was emptied, deactivated or reactivated.';
+
+-- One read-only GraphQL query to the connected shop, for an operator (src/adhoc.c).
+CREATE FUNCTION kcloud_shopify._graphql(query text, variables jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'kcloud_shopify__graphql';
+REVOKE ALL ON FUNCTION kcloud_shopify._graphql(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION kcloud_shopify._graphql(text, jsonb) IS
+'Send one read-only GraphQL query (no mutation) to the connected shop and return Shopify''s reply (data, errors, extensions), e.g. to find a location id for link_location().';

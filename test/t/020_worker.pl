@@ -77,8 +77,18 @@ SKIP:
 }
 is(scalar(@{ $sim->state->{locations} }), 5, 'no duplicate location (4 branches + Shop location)');
 
+# --- _graphql(): a read-only query from SQL finds the shop's default location ---
+my $shoploc = sql(q{SELECT l->>'id' FROM jsonb_array_elements(
+	kcloud_shopify._graphql('{ locations(first: 20) { nodes { id name isActive } } }') #> '{data,locations,nodes}') l
+	WHERE l->>'name' = 'Shop location'});
+is($shoploc, (grep { $_->{name} eq 'Shop location' } @{ $sim->state->{locations} })[0]{id},
+	'_graphql() answers a query');
+is(sql(q{SELECT kcloud_shopify._graphql('query($id: ID!) { location(id: $id) { name } }',
+	jsonb_build_object('id', '} . $shoploc . q{')) #>> '{data,location,name}'}), 'Shop location', '_graphql() takes variables');
+my ($r, $o, $e) = $node->psql('postgres', q{SELECT kcloud_shopify._graphql('mutation { locationAdd(input: {name: "x", address: {countryCode: NZ}}) { location { id } } }')});
+like($e, qr/sends queries only/, '_graphql() refuses a mutation');
+
 # --- link_location(): a new branch adopts the shop's default location ---
-my $shoploc = (grep { $_->{name} eq 'Shop location' } @{ $sim->state->{locations} })[0]{id};
 (my $num = $shoploc) =~ s{.*/}{};
 sql("SELECT kcloud_shopify.pause()");
 sql("INSERT INTO ci.branch (branch_code, name, city, country_code) VALUES ('NEL', 'Nelson', 'Nelson', 'NZ')");
