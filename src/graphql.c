@@ -838,3 +838,24 @@ kcs_customer_metafields_doc(KcsCustomer **c, const char **gids, int n, json_t **
 				   "    metafields { id }\n"
 				   "    userErrors { field message code }\n  }\n}");
 }
+
+/* ---------------------------------------------------------- definitions */
+
+/*
+ * Metafield definitions of our two custom ids (type id, unique values):
+ * productSet / customerSet upserts by customId need them on a real shop.
+ */
+char *
+kcs_definitions_doc(json_t **variables)
+{
+	*variables = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
+						   "p", "name", "CI style code", "namespace", KCS_MF_NS,
+						   "key", KCS_MF_STYLE_KEY, "type", "id", "ownerType", "PRODUCT",
+						   "description", "Counter Intelligence style code (kcloud_shopify sync key)",
+						   "c", "name", "CI customer code", "namespace", KCS_MF_NS,
+						   "key", KCS_MF_CUSTOMER_KEY, "type", "id", "ownerType", "CUSTOMER",
+						   "description", "Counter Intelligence customer code (kcloud_shopify sync key)");
+	return pstrdup("mutation KcsMetafieldDefinitions($p: MetafieldDefinitionInput!, $c: MetafieldDefinitionInput!) {\n"
+				   "  p: metafieldDefinitionCreate(definition: $p) { createdDefinition { id } userErrors { field message code } }\n"
+				   "  c: metafieldDefinitionCreate(definition: $c) { createdDefinition { id } userErrors { field message code } }\n}");
+}

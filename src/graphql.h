@@ -186,6 +186,11 @@ extern char *kcs_customer_metafields_doc(KcsCustomer **c, const char **gids, int
 										 json_t **variables);
 extern char *kcs_normalise_phone(const char *phone, const char *country);
 
+/* metafieldDefinitionCreate for kcloud.style_code and kcloud.customer_code */
+extern char *kcs_definitions_doc(json_t **variables);
+/* sync_product.c: make sure they exist in the connected shop (once) */
+extern void kcs_ensure_definitions(void);
+
 /* sync_inventory.c: hooks for location sync (weak in sync_location.c) */
 extern bool kcs_inventory_zero_branch(json_t *payload, const char *branch_code);
 extern void kcs_inventory_branch_activated(const char *branch_code);

@@ -174,6 +174,9 @@ kcs_sync_customers(KcsItem *items, int n)
 	cxt = AllocSetContextCreate(callercxt, "kcloud_shopify customers", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 
+	kcs_ensure_definitions();
+	MemoryContextSwitchTo(cxt);
+
 	codes = palloc(sizeof(char *) * n);
 	for (i = 0; i < n; i++)
 		codes[i] = items[i].key1;

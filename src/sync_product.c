@@ -480,6 +480,90 @@ forget_variants(const char *style_code)
 	exec_args("DELETE FROM kcloud_shopify.product_link WHERE style_code = $1", 1, t, v, SPI_OK_DELETE);
 }
 
+/* ---------------------------------------------------------- definitions */
+
+/*
+ * The customId upserts need metafield definitions of type id in the shop.
+ * Create them once per shop (settings row metafield_definitions_shop holds
+ * the shop they were made for); "already exists" is success.  A failure is
+ * logged and tried again at a later batch; the sync goes on meanwhile.
+ */
+void
+kcs_ensure_definitions(void)
+{
+	static TimestampTz checked_at = 0;
+	static bool done = false;
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *shop = NULL;
+	bool		have = false;
+	json_t	   *vars;
+	char	   *query;
+	KcsReply	reply;
+
+	if (done && TimestampDifferenceExceeds(checked_at, now, 300 * 1000) == false)
+		return;
+	checked_at = now;
+	kcs_xact_begin();
+	if (SPI_execute("SELECT s.value, d.value IS NOT DISTINCT FROM s.value"
+					"  FROM kcloud_shopify.settings s"
+					"  LEFT JOIN kcloud_shopify.settings d ON d.name = 'metafield_definitions_shop'"
+					" WHERE s.name = 'shop_domain'", true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *h = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		shop = v ? MemoryContextStrdup(TopMemoryContext, v) : NULL;
+		have = h && h[0] == 't';
+	}
+	kcs_xact_commit();
+	if (shop == NULL || have)
+	{
+		done = shop != NULL;
+		if (shop)
+			pfree(shop);
+		return;
+	}
+
+	query = kcs_definitions_doc(&vars);
+	memset(&reply, 0, sizeof(reply));
+	kcs_graphql_send(query, vars, &reply);
+	json_decref(vars);
+	if (reply.outcome == KCS_OK || reply.outcome == KCS_PERMANENT)
+	{
+		const char *which[2] = {"p", "c"};
+		int			i;
+
+		for (i = 0; i < 2 && reply.data; i++)
+		{
+			KcsUserError *errs;
+			int			n = kcs_user_errors(json_object_get(reply.data, which[i]), "userErrors", &errs);
+
+			if (n > 0 && !(errs[0].code && strcmp(errs[0].code, "TAKEN") == 0))
+				elog(LOG, "kcloud_shopify: metafield definition %s.%s: %s", KCS_MF_NS,
+					 i == 0 ? KCS_MF_STYLE_KEY : KCS_MF_CUSTOMER_KEY, kcs_user_errors_text(errs, n));
+		}
+		if (reply.outcome == KCS_PERMANENT)
+			elog(LOG, "kcloud_shopify: creating the metafield definitions failed: %s (going on without)",
+				 reply.error ? reply.error : "?");
+		kcs_xact_begin();
+		{
+			Oid			types[1] = {TEXTOID};
+			Datum		vals[1];
+
+			vals[0] = CStringGetTextDatum(shop);
+			SPI_execute_with_args("INSERT INTO kcloud_shopify.settings (name, value)"
+								  " VALUES ('metafield_definitions_shop', $1)"
+								  " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value,"
+								  "   updated_at = pg_catalog.now()",
+								  1, types, vals, NULL, false, 0);
+		}
+		kcs_xact_commit();
+		done = true;
+	}
+	kcs_reply_free(&reply);
+	pfree(shop);
+}
+
 /* ---------------------------------------------------------- entry point */
 
 void
@@ -496,6 +580,9 @@ kcs_sync_products(KcsItem *items, int n)
 		return;
 	callercxt = CurrentMemoryContext;
 	cxt = AllocSetContextCreate(callercxt, "kcloud_shopify products", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	kcs_ensure_definitions();
 	MemoryContextSwitchTo(cxt);
 
 	codes = palloc(sizeof(char *) * n);
