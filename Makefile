@@ -14,12 +14,12 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress suites (sql/NAME.sql -> expected/NAME.out), listed explicitly.
-REGRESS      = install generator capture queue ops ops_links orders refunds webhook
+REGRESS      = install generator capture queue ops ops_links orders refunds webhook sync_connect entities_preview
 REGRESS_OPTS = --temp-config=test/kcloud_shopify.conf --temp-instance=./tmp_check
 
 
 # isolation suites (test/isolation/specs/NAME.spec)
-ISOLATION      = capture_pos_claim capture_claim_ack capture_in_flight ops_retry
+ISOLATION      = capture_pos_claim capture_claim_ack capture_in_flight ops_retry ingest_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/kcloud_shopify.conf \
                  --temp-instance=./tmp_check_iso
 

@@ -122,3 +122,41 @@ SELECT count(*) AS web_invoices,
        count(*) FILTER (WHERE i.total = (SELECT sum(line_total) FROM ci.invoice_line l WHERE l.invoice_no = i.invoice_no)) AS lines_add_up,
        count(*) FILTER (WHERE i.total = (SELECT sum(amount) FROM ci.invoice_payment p WHERE p.invoice_no = i.invoice_no)) AS payments_add_up
   FROM ci.invoice i WHERE i.source = 'WEB';
+
+-- the poller's GraphQL order becomes the same internal (REST) form
+SELECT jsonb_pretty(kcloud_shopify.order_from_graphql($${
+  "id": "gid://shopify/Order/1020", "legacyResourceId": "1020", "name": "#1020", "email": "Alice.Smith@example.com",
+  "taxesIncluded": true, "updatedAt": "2026-11-25T10:00:00Z", "paymentGatewayNames": ["shopify_payments"],
+  "customer": {"id": "gid://shopify/Customer/9003", "legacyResourceId": "9003", "firstName": "Alice", "lastName": "Smith",
+               "defaultEmailAddress": {"emailAddress": "alice.smith@example.com"}, "defaultPhoneNumber": null, "defaultAddress": null},
+  "transactions": [{"kind": "SALE", "status": "SUCCESS", "gateway": "shopify_payments"}],
+  "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/12001", "sku": "TEE-RED-L", "name": "Tee - Red / L", "title": "Tee",
+                           "quantity": 1, "isGiftCard": false, "originalUnitPriceSet": {"shopMoney": {"amount": "39.90"}},
+                           "discountAllocations": [{"allocatedAmountSet": {"shopMoney": {"amount": "4.00"}}}],
+                           "taxLines": [{"priceSet": {"shopMoney": {"amount": "4.68"}}}]}],
+                "pageInfo": {"hasNextPage": false}},
+  "shippingLines": {"nodes": [{"title": "Courier", "code": "C", "originalPriceSet": {"shopMoney": {"amount": "8.00"}},
+                               "discountedPriceSet": {"shopMoney": {"amount": "8.00"}}, "taxLines": []}]},
+  "fulfillments": [{"id": "gid://shopify/Fulfillment/5020", "legacyResourceId": "5020", "status": "SUCCESS",
+                    "createdAt": "2026-11-25T09:00:00Z", "location": {"id": "gid://shopify/Location/102", "legacyResourceId": "102"},
+                    "fulfillmentLineItems": {"nodes": [{"quantity": 1, "lineItem": {"id": "gid://shopify/LineItem/12001"}}],
+                                             "pageInfo": {"hasNextPage": false}}}]
+}$$) - 'line_items' - 'shipping_lines') AS rest_shape;
+SELECT kcloud_shopify.ingest_order(kcloud_shopify.order_from_graphql($${
+  "id": "gid://shopify/Order/1020", "name": "#1020", "taxesIncluded": true,
+  "customer": {"id": "gid://shopify/Customer/9003"},
+  "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/12001", "sku": "TEE-RED-L", "name": "Tee - Red / L", "quantity": 1,
+                           "originalUnitPriceSet": {"shopMoney": {"amount": "39.90"}},
+                           "discountAllocations": [{"allocatedAmountSet": {"shopMoney": {"amount": "4.00"}}}],
+                           "taxLines": [{"priceSet": {"shopMoney": {"amount": "4.68"}}}]}]},
+  "shippingLines": {"nodes": [{"title": "Courier", "originalPriceSet": {"shopMoney": {"amount": "8.00"}},
+                               "discountedPriceSet": {"shopMoney": {"amount": "8.00"}}, "taxLines": []}]},
+  "fulfillments": [{"id": "gid://shopify/Fulfillment/5020", "status": "SUCCESS", "createdAt": "2026-11-25T09:00:00Z",
+                    "location": {"id": "gid://shopify/Location/102"},
+                    "fulfillmentLineItems": {"nodes": [{"quantity": 1, "lineItem": {"id": "gid://shopify/LineItem/12001"}}]}}]
+}$$)) #- '{invoices,0,invoice_no}' AS from_graphql;
+SELECT l.sku_code, l.qty, l.unit_price, l.discount, l.tax, l.line_total
+  FROM lines l JOIN ci.invoice i USING (invoice_no) WHERE i.reference = '#1020' ORDER BY line_no;
+-- an order bigger than the poller's detail queries read is never ingested in part
+SELECT pg_temp.try(format('SELECT kcloud_shopify.ingest_order(%L)', kcloud_shopify.order_from_graphql(
+    '{"id": "gid://shopify/Order/1021", "name": "#1021", "lineItems": {"nodes": [], "pageInfo": {"hasNextPage": true}}, "fulfillments": []}')));

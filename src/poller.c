@@ -10,14 +10,18 @@
  *	orders(query: "fulfillment_status:shipped updated_at:>='<mark - overlap>'",
  *		   sortKey: UPDATED_AT)
  *
- * page by page, and for each order it has not seen at that updatedAt runs
+ * page by page (and the same with fulfillment_status:partial: each
+ * fulfilment is invoiced when it happens), and for each order it has not seen at that updatedAt runs
  * the detail queries (each well under the 1000-point single-query limit):
  * the order with its line items, shipping lines and transactions; its
- * fulfilments; and, when it has refunds not yet ingested, its refunds.  SQL
+ * fulfilments; and each refund not yet ingested.  An order bigger than the
+ * detail queries read (more than 50 lines, 8 fulfilments...) is listed as an
+ * exception rather than ingested in part (it comes in whole by webhook or
+ * ingest_order()).  SQL
  * turns these into the REST shape (order_from_graphql, refund_from_graphql)
  * and ingest_or_record() ingests them -- or lists them in order_exception,
  * so a bad order never holds up the ones after it.  The high-water mark
- * (settings row orders_poll_mark) moves after every page; the next poll
+ * (settings row orders_poll_mark) moves when a poll has read both feeds; the next poll
  * re-reads an overlap window before it (settings row orders_poll_overlap,
  * default 10 minutes), since Shopify's updated_at index is not a log.
  * Listed exceptions are retried at the end of every poll (the cause may
@@ -48,17 +52,13 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "kcloud_shopify.h"		/* kcs_poll_interval (GUC kcloud_shopify.poll_interval) */
 #include "sync.h"
+#include "transport.h"			/* kcs_conn_load, kcs_activity_flush: polling in a session */
 
 PG_FUNCTION_INFO_V1(kcloud_shopify_poll_orders);
 PG_FUNCTION_INFO_V1(kcloud_shopify_backfill_orders);
 
-/*
- * Poll interval in seconds: the GUC kcloud_shopify.poll_interval (defined
- * by the worker in kcloud_shopify.c) when linked in, else 60.
- */
-extern int	kcs_poll_interval __attribute__((weak));
-#define KCS_POLL_INTERVAL_DEFAULT 60
 
 #define KCS_ORDERS_PAGE 50
 #define KCS_RETRY_MAX 25		/* exceptions retried per poll */
@@ -108,15 +108,15 @@ static const char *const kcs_q_fulfillments =
 "   fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } pageInfo { hasNextPage } } } } }";
 
 /*
- * Refunds: 3 x (1 + (2 + 25 x 9) + 17 + 17) = 786 points.
+ * One refund: 2 + 50 x 9 + 17 + 17 + 1 = ~490 points.
  */
-static const char *const kcs_q_refunds =
-"query KcsOrderRefunds($id: ID!) {"
-" order(id: $id) {"
-"  refunds(first: 3) { id legacyResourceId createdAt processedAt note"
-"   refundLineItems(first: 25) { nodes { quantity restockType location { id legacyResourceId }"
+static const char *const kcs_q_refund =
+"query KcsRefund($id: ID!) {"
+" node(id: $id) { ... on Refund { id legacyResourceId createdAt processedAt note"
+"   refundLineItems(first: 50) { nodes { quantity restockType location { id legacyResourceId }"
 "    lineItem { id sku name title isGiftCard originalUnitPriceSet { shopMoney { amount } } }"
-"    subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } } }"
+"    subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } }"
+"    pageInfo { hasNextPage } }"
 "   refundShippingLines(first: 3) { nodes { subtotalAmountSet { shopMoney { amount } }"
 "    taxAmountSet { shopMoney { amount } } } }"
 "   transactions(first: 5) { nodes { kind status gateway amountSet { shopMoney { amount } } } } } } }";
@@ -155,7 +155,10 @@ static void
 db_end(KcsPoll *p)
 {
 	if (p->own_xact)
+	{
+		kcs_activity_flush();	/* the requests sent since the last step */
 		kcs_xact_commit();
+	}
 	else
 		SPI_finish();
 }
@@ -253,27 +256,33 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	MemoryContext cxt = CurrentMemoryContext;
 	json_t	   *o_root = NULL,
 			   *f_root = NULL,
-			   *r_root = NULL;
+			   *r_list;
 	json_t	   *order,
 			   *refunds;
 	char	   *skip;
 	char	   *known_refunds;
 	json_t	   *known;
 	char	   *res;
-	bool		need_refunds = false;
 	size_t		i;
 	Oid			t2[2] = {TEXTOID, TEXTOID};
 	Datum		v2[2];
 	Oid			t3[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		v3[3];
+	TimestampTz read_at;
 
 	/* seen at this updatedAt and not listed as an exception: nothing new */
 	db_begin(p);
 	v2[0] = CStringGetTextDatum(gid);
 	v2[1] = CStringGetTextDatum(updated_at ? updated_at : "");
+	/*
+	 * Shopify's updatedAt has second precision: two changes within one
+	 * second show the same value.  So the order counts as seen only if our
+	 * last read of it started at least 2 s after that second.
+	 */
 	skip = db_text("SELECT 1 FROM kcloud_shopify.order_link l"
 				   " WHERE l.order_id = kcloud_shopify.gid_number($1)"
 				   "   AND $2 <> '' AND l.shopify_updated_at >= $2::timestamptz"
+				   "   AND l.shopify_read_at >= $2::timestamptz + interval '2 s'"
 				   "   AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.order_exception e"
 				   "                    WHERE e.order_id = l.order_id)",
 				   2, t2, v2, NULL, cxt);
@@ -288,6 +297,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 		return true;
 	}
 
+	read_at = GetCurrentTimestamp();
 	o_root = gql(p, kcs_q_order, gid);
 	if (o_root == NULL)
 		return false;
@@ -297,6 +307,7 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 		/* deleted in Shopify: forget any exception for it */
 		json_decref(o_root);
 		db_begin(p);
+		v2[0] = CStringGetTextDatum(gid);	/* datums live in the SPI context: set them anew */
 		db_text("DELETE FROM kcloud_shopify.order_exception e"
 				" WHERE e.order_id = kcloud_shopify.gid_number($1) RETURNING 1",
 				1, t2, v2, NULL, cxt);
@@ -314,36 +325,42 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 					json_object_get(json_object_get(json_object_get(f_root, "data"), "order"),
 									"fulfillments"));
 
-	/* refunds not ingested yet? */
+	/* refunds not ingested yet: each read on its own (node query) */
 	refunds = json_object_get(order, "refunds");
 	known = known_refunds ? json_loads(known_refunds, 0, NULL) : NULL;
+	r_list = json_array();
 	for (i = 0; json_is_array(refunds) && i < json_array_size(refunds); i++)
 	{
-		const char *rid = json_string_value(json_object_get(json_array_get(refunds, i),
-															"legacyResourceId"));
+		json_t	   *r = json_array_get(refunds, i);
+		const char *rid = json_string_value(json_object_get(r, "legacyResourceId"));
+		const char *rgid = json_string_value(json_object_get(r, "id"));
 		bool		found = false;
 		size_t		k;
+		json_t	   *r_root;
 
-		if (rid == NULL)
+		if (rid == NULL || rgid == NULL)
 			continue;
 		for (k = 0; json_is_array(known) && k < json_array_size(known); k++)
 			if (json_integer_value(json_array_get(known, k)) == strtoll(rid, NULL, 10))
 				found = true;
-		if (!found)
-			need_refunds = true;
-	}
-	if (known)
-		json_decref(known);
-	if (need_refunds)
-	{
-		r_root = gql(p, kcs_q_refunds, gid);
+		if (found)
+			continue;
+		r_root = gql(p, kcs_q_refund, rgid);
 		if (r_root == NULL)
 		{
+			if (known)
+				json_decref(known);
+			json_decref(r_list);
 			json_decref(o_root);
 			json_decref(f_root);
 			return false;
 		}
+		if (json_is_object(json_object_get(json_object_get(r_root, "data"), "node")))
+			json_array_append(r_list, json_object_get(json_object_get(r_root, "data"), "node"));
+		json_decref(r_root);
 	}
+	if (known)
+		json_decref(known);
 
 	db_begin(p);
 	v3[0] = CStringGetTextDatum(json_dumps_p(order));
@@ -354,42 +371,38 @@ poll_one_order(KcsPoll *p, const char *gid, const char *updated_at)
 	count_result(p, res, false);
 	p->orders_ingested++;
 
-	if (r_root != NULL)
+	for (i = 0; i < json_array_size(r_list); i++)
 	{
-		json_t	   *rs = json_object_get(json_object_get(json_object_get(r_root, "data"), "order"),
-										 "refunds");
+		char	   *rres;
 
-		for (i = 0; json_is_array(rs) && i < json_array_size(rs); i++)
-		{
-			char	   *rres;
-
-			v3[0] = CStringGetTextDatum(json_dumps_p(json_array_get(rs, i)));
-			v3[1] = CStringGetTextDatum(gid);
-			v3[2] = CStringGetTextDatum(p->source);
-			rres = db_text("SELECT kcloud_shopify.ingest_or_record('refund',"
-						   " kcloud_shopify.refund_from_graphql($1::jsonb, kcloud_shopify.gid_number($2)), $3)::text",
-						   3, t3, v3, NULL, cxt);
-			count_result(p, rres, true);
-		}
+		v3[0] = CStringGetTextDatum(json_dumps_p(json_array_get(r_list, i)));
+		v3[1] = CStringGetTextDatum(gid);
+		v3[2] = CStringGetTextDatum(p->source);
+		rres = db_text("SELECT kcloud_shopify.ingest_or_record('refund',"
+					   " kcloud_shopify.refund_from_graphql($1::jsonb, kcloud_shopify.gid_number($2)), $3)::text",
+					   3, t3, v3, NULL, cxt);
+		count_result(p, rres, true);
 	}
 
 	/* remember the version read, unless something of it is still listed */
 	if (updated_at != NULL)
 	{
-		v2[1] = CStringGetTextDatum(updated_at);
+		v3[0] = CStringGetTextDatum(gid);
+		v3[1] = CStringGetTextDatum(updated_at);
+		v3[2] = CStringGetTextDatum(timestamptz_to_str(read_at));
 		db_text("UPDATE kcloud_shopify.order_link l"
-				"   SET shopify_updated_at = GREATEST(l.shopify_updated_at, $2::timestamptz)"
+				"   SET shopify_updated_at = $2::timestamptz, shopify_read_at = $3::timestamptz"
 				" WHERE l.order_id = kcloud_shopify.gid_number($1)"
+				"   AND (l.shopify_updated_at IS NULL OR l.shopify_updated_at <= $2::timestamptz)"
 				"   AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.order_exception e"
 				"                    WHERE e.order_id = l.order_id) RETURNING 1",
-				2, t2, v2, NULL, cxt);
+				3, t3, v3, NULL, cxt);
 	}
 	db_end(p);
 
 	json_decref(o_root);
 	json_decref(f_root);
-	if (r_root)
-		json_decref(r_root);
+	json_decref(r_list);
 	return true;
 }
 
@@ -409,6 +422,8 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 	char	   *retry;
 	bool		more = true;
 	List	   *seen = NIL;
+	static const char *const feeds[] = {"shipped", "partial"};
+	int			feed;
 	Oid			t2[2] = {TEXTOID, TEXTOID};
 	Datum		v2[2];
 
@@ -431,7 +446,9 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 	if (until != NULL)
 	{
 		v2[0] = CStringGetTextDatum(until);
-		until = db_text("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+		/* Shopify compares whole seconds: round the end of the period up */
+		until = db_text("SELECT to_char(($1::timestamptz + interval '999999 microseconds') AT TIME ZONE 'UTC',"
+						" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 						1, t2, v2, NULL, cxt);
 	}
 	/* exceptions to retry afterwards: order GIDs */
@@ -442,65 +459,77 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 					0, NULL, NULL, NULL, cxt);
 	db_end(p);
 
-	while (more && p->error == NULL)
+	/*
+	 * Two feeds: fully shipped orders, and partially shipped ones (each
+	 * fulfilment is invoiced when it happens).  The mark moves only when
+	 * both were read to the end: a failure half way re-reads from the old
+	 * mark next time, which costs list queries only (orders seen at their
+	 * updatedAt are skipped).
+	 */
+	for (feed = 0; feed < lengthof(feeds) && p->error == NULL; feed++)
 	{
-		KcsReply	reply;
-		json_t	   *vars;
-		json_t	   *conn;
-		json_t	   *nodes;
-		char	   *q;
-		size_t		i;
-
-		CHECK_FOR_INTERRUPTS();
-		q = psprintf("fulfillment_status:shipped updated_at:>='%s'%s%s%s", from,
-					 until ? " updated_at:<='" : "", until ? until : "", until ? "'" : "");
-		vars = json_pack("{s:s}", "q", q);
-		json_object_set_new(vars, "after", after ? json_string(after) : json_null());
-		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(kcs_q_list, vars, &reply);
-		json_decref(vars);
-		p->requests++;
-		if (reply.outcome != KCS_OK || reply.data == NULL)
+		after = NULL;
+		more = true;
+		while (more && p->error == NULL)
 		{
-			p->error = pstrdup(reply.error ? reply.error : "Shopify request failed");
-			kcs_reply_free(&reply);
-			break;
-		}
-		conn = json_object_get(reply.data, "orders");
-		nodes = json_object_get(conn, "nodes");
-		for (i = 0; json_is_array(nodes) && i < json_array_size(nodes); i++)
-		{
-			json_t	   *n = json_array_get(nodes, i);
-			const char *gid = json_string_value(json_object_get(n, "id"));
-			const char *upd = json_string_value(json_object_get(n, "updatedAt"));
+			KcsReply	reply;
+			json_t	   *vars;
+			json_t	   *conn;
+			json_t	   *nodes;
+			char	   *q;
+			size_t		i;
 
-			if (gid == NULL)
-				continue;
-			p->orders_listed++;
-			if (!poll_one_order(p, gid, upd))
+			CHECK_FOR_INTERRUPTS();
+			q = psprintf("fulfillment_status:%s updated_at:>='%s'%s%s%s", feeds[feed], from,
+						 until ? " updated_at:<='" : "", until ? until : "", until ? "'" : "");
+			vars = json_pack("{s:s}", "q", q);
+			json_object_set_new(vars, "after", after ? json_string(after) : json_null());
+			memset(&reply, 0, sizeof(reply));
+			kcs_graphql_send(kcs_q_list, vars, &reply);
+			json_decref(vars);
+			p->requests++;
+			if (reply.outcome != KCS_OK || reply.data == NULL)
+			{
+				p->error = pstrdup(reply.error ? reply.error : "Shopify request failed");
+				kcs_reply_free(&reply);
 				break;
-			seen = lappend(seen, pstrdup(gid));
-			if (upd != NULL && (max_seen == NULL || strcmp(upd, max_seen) > 0))
-				max_seen = pstrdup(upd);
-		}
-		more = json_is_true(json_object_get(json_object_get(conn, "pageInfo"), "hasNextPage"));
-		after = more ? pstrdup(json_string_value(json_object_get(json_object_get(conn, "pageInfo"),
-																 "endCursor"))) : NULL;
-		kcs_reply_free(&reply);
+			}
+			conn = json_object_get(reply.data, "orders");
+			nodes = json_object_get(conn, "nodes");
+			for (i = 0; json_is_array(nodes) && i < json_array_size(nodes) && p->error == NULL; i++)
+			{
+				json_t	   *n = json_array_get(nodes, i);
+				const char *gid = json_string_value(json_object_get(n, "id"));
+				const char *upd = json_string_value(json_object_get(n, "updatedAt"));
 
-		/* the mark moves past every order handled (ingested or listed) */
-		if (move_mark && max_seen != NULL)
-		{
-			db_begin(p);
-			v2[0] = CStringGetTextDatum(max_seen);
-			db_text("INSERT INTO kcloud_shopify.settings AS s (name, value)"
-					" VALUES ('orders_poll_mark', $1::timestamptz::text)"
-					" ON CONFLICT (name) DO UPDATE"
-					"   SET value = GREATEST(s.value::timestamptz, EXCLUDED.value::timestamptz)::text,"
-					"       updated_at = now()"
-					" RETURNING 1", 1, t2, v2, NULL, cxt);
-			db_end(p);
+				if (gid == NULL)
+					continue;
+				p->orders_listed++;
+				if (!poll_one_order(p, gid, upd))
+					break;
+				seen = lappend(seen, pstrdup(gid));
+				if (upd != NULL && (max_seen == NULL || strcmp(upd, max_seen) > 0))
+					max_seen = pstrdup(upd);
+			}
+			more = json_is_true(json_object_get(json_object_get(conn, "pageInfo"), "hasNextPage"));
+			after = more ? pstrdup(json_string_value(json_object_get(json_object_get(conn, "pageInfo"),
+															 "endCursor"))) : NULL;
+			kcs_reply_free(&reply);
 		}
+	}
+
+	/* the mark moves past every order handled (ingested or listed) */
+	if (move_mark && max_seen != NULL && p->error == NULL)
+	{
+		db_begin(p);
+		v2[0] = CStringGetTextDatum(max_seen);
+		db_text("INSERT INTO kcloud_shopify.settings AS s (name, value)"
+				" VALUES ('orders_poll_mark', $1::timestamptz::text)"
+				" ON CONFLICT (name) DO UPDATE"
+				"   SET value = GREATEST(s.value::timestamptz, EXCLUDED.value::timestamptz)::text,"
+				"       updated_at = now()"
+				" RETURNING 1", 1, t2, v2, NULL, cxt);
+		db_end(p);
 	}
 
 	/* listed exceptions not already re-read above */
@@ -544,16 +573,50 @@ poll_result(KcsPoll *p)
 
 /* ------------------------------------------------------- entry points */
 
+/*
+ * A session that polls talks to Shopify itself: it loads the connection
+ * the worker uses (settings) into this backend, and writes the requests to
+ * the activity log afterwards.
+ */
+static void
+session_connect(void)
+{
+	bool		ok;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("kcloud_shopify: SPI_connect failed")));
+	ok = kcs_conn_load();
+	SPI_finish();
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no Shopify shop is connected"),
+				 errhint("Call kcloud_shopify.connect() first.")));
+}
+
+static void
+session_flush_activity(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		return;
+	kcs_activity_flush();
+	SPI_finish();
+}
+
 /* poll_orders(): one poll now, in this session */
 Datum
 kcloud_shopify_poll_orders(PG_FUNCTION_ARGS)
 {
 	KcsPoll		p;
 
+	session_connect();
 	memset(&p, 0, sizeof(p));
 	p.own_xact = false;
 	p.source = "poller";
 	kcs_poll(&p, NULL, NULL, true);
+	session_flush_activity();
 	PG_RETURN_DATUM(poll_result(&p));
 }
 
@@ -578,10 +641,12 @@ kcloud_shopify_backfill_orders(PG_FUNCTION_ARGS)
 					 errmsg("until must not be before since")));
 		until = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(1)));
 	}
+	session_connect();
 	memset(&p, 0, sizeof(p));
 	p.own_xact = false;
 	p.source = "backfill";
 	kcs_poll(&p, since, until, false);
+	session_flush_activity();
 	PG_RETURN_DATUM(poll_result(&p));
 }
 
@@ -589,7 +654,7 @@ kcloud_shopify_backfill_orders(PG_FUNCTION_ARGS)
 void
 kcs_orders_round(void)
 {
-	int			interval = &kcs_poll_interval != NULL ? kcs_poll_interval : KCS_POLL_INTERVAL_DEFAULT;
+	int			interval = kcs_poll_interval;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (interval <= 0 && !kcs_poll_requested)

@@ -435,7 +435,7 @@ kcs_graphql_send(const char *query, json_t *variables, KcsReply *reply)
 		log_request(query, 0, -1, "dry_run", 0, v);
 		free(v);
 		set_result(reply, KCS_WAIT, "dry run: not sent (kcloud_shopify.dry_run is on)");
-		reply->retry_after = Max(1.0, kcs_idle_interval_ms / 1000.0);
+		reply->retry_after = 10;	/* retried (and logged again) every 10 s */
 		return;
 	}
 

@@ -7,7 +7,9 @@
  *   - linked (kcloud_shopify.location_link): locationEdit (name, address,
  *     fulfillsOnlineOrders = web_stock), then locationActivate or
  *     locationDeactivate when Shopify's isActive differs from the branch's
- *     active flag;
+ *     active flag; before deactivating, its on_hand is set to 0 (Shopify
+ *     refuses to deactivate a location holding stock), and after
+ *     reactivating, the branch's web stock is queued again;
  *   - not linked, active: look the location up by its custom id (metafield
  *     kcloud_shopify.branch_code, type id, written by locationAdd), so a
  *     locationAdd whose reply was lost is found again instead of being
@@ -37,6 +39,10 @@
 
 #define json_object() json_pack("{}")
 
+/* entity code (sync_inventory.c): stock levels of a branch being (de)activated */
+extern bool kcs_inventory_zero_branch(json_t *payload, const char *branch_code) __attribute__((weak));
+extern void kcs_inventory_branch_activated(const char *branch_code) __attribute__((weak));
+
 #define KCS_MF_NAMESPACE "kcloud_shopify"
 #define KCS_MF_BRANCH "branch_code"
 
@@ -55,6 +61,8 @@ typedef struct Branch
 	char	   *gid;			/* linked location, or NULL */
 	bool		adopted;
 	bool		new_link;		/* store gid after the batch */
+	bool		activated;		/* queue its stock again after the batch */
+	bool		levels_gone;	/* Shopify's levels there were removed */
 } Branch;
 
 static const char *Q_LOOKUP =
@@ -78,6 +86,17 @@ static const char *Q_DEACTIVATE =
 "mutation KcsLocationDeactivate($id: ID!, $k: String!) {"
 " locationDeactivate(locationId: $id) @idempotent(key: $k) { location { id isActive }"
 " locationDeactivateUserErrors { field message code } } }";
+
+static const char *Q_LEVELS =
+"query KcsLocationLevels($id: ID!, $after: String) {"
+" location(id: $id) { inventoryLevels(first: 100, after: $after) {"
+" nodes { item { id } quantities(names: [\"on_hand\"]) { name quantity } }"
+" pageInfo { hasNextPage endCursor } } } }";
+
+static const char *Q_ZERO =
+"mutation KcsLocationEmpty($input: InventorySetQuantitiesInput!, $k: String!) {"
+" inventorySetQuantities(input: $input) @idempotent(key: $k) {"
+" userErrors { field message code } } }";
 
 static char *
 dup_or_null(MemoryContext cxt, HeapTuple tup, TupleDesc td, int col)
@@ -211,6 +230,161 @@ payload_location(json_t *payload, bool *is_active)
 	return json_string_value(json_object_get(loc, "id"));
 }
 
+static bool
+has_error_code(json_t *payload, const char *field, const char *code)
+{
+	json_t	   *ue = json_object_get(payload, field);
+	json_t	   *e;
+	size_t		i;
+
+	json_array_foreach(ue, i, e)
+	{
+		const char *c = json_string_value(json_object_get(e, "code"));
+
+		if (c && strcmp(c, code) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Find the location carrying this branch's custom id (one that an earlier
+ * locationAdd created).  Sets b->gid when found; false (item failed) when
+ * the lookup itself failed.
+ */
+static bool
+lookup_custom_id(KcsItem *it, Branch *b)
+{
+	KcsReply	reply;
+	json_t	   *vars;
+	json_t	   *payload;
+	const char *gid;
+
+	vars = json_pack("{s:{s:{s:s,s:s,s:s}}}", "id", "customId",
+					 "namespace", KCS_MF_NAMESPACE, "key", KCS_MF_BRANCH,
+					 "value", it->key1);
+	kcs_graphql_send(Q_LOOKUP, vars, &reply);
+	json_decref(vars);
+	if (reply.outcome != KCS_OK)
+	{
+		item_fail(it, &reply);
+		kcs_reply_free(&reply);
+		return false;
+	}
+	payload = json_object_get(reply.data, "locationByIdentifier");
+	gid = json_string_value(json_object_get(payload, "id"));
+	if (gid)
+	{
+		b->gid = pstrdup(gid);
+		b->new_link = true;
+	}
+	kcs_reply_free(&reply);
+	return true;
+}
+
+/*
+ * Before a location can be deactivated Shopify wants it empty (or its
+ * stock moved elsewhere, which would overstate that location's stock).  A
+ * branch leaving the web offers nothing any more: set every on_hand at the
+ * location to 0, compare-and-set against the quantity just read, with an
+ * idempotency key.  Returns false (item failed) on an error.
+ */
+static bool
+empty_location(KcsItem *it, Branch *b)
+{
+	json_t	   *zero = json_array();
+	char	   *after = NULL;
+	bool		more = true;
+	int			page = 0;
+	bool		ok = true;
+
+	while (more && page++ < 100)
+	{
+		KcsReply	reply;
+		json_t	   *vars = json_pack("{s:s,s:o}", "id", b->gid,
+									 "after", after ? json_string(after) : json_null());
+		json_t	   *conn;
+		json_t	   *node;
+		size_t		i;
+
+		kcs_graphql_send(Q_LEVELS, vars, &reply);
+		json_decref(vars);
+		if (reply.outcome != KCS_OK)
+		{
+			item_fail(it, &reply);
+			kcs_reply_free(&reply);
+			ok = false;
+			break;
+		}
+		conn = json_object_get(json_object_get(json_object_get(reply.data, "location"),
+											   "inventoryLevels"), "pageInfo");
+		more = json_is_true(json_object_get(conn, "hasNextPage"));
+		after = more ? pstrdup(json_string_value(json_object_get(conn, "endCursor"))) : NULL;
+		conn = json_object_get(json_object_get(json_object_get(reply.data, "location"),
+											   "inventoryLevels"), "nodes");
+		json_array_foreach(conn, i, node)
+		{
+			const char *item = json_string_value(json_object_get(json_object_get(node, "item"), "id"));
+			json_t	   *q = json_array_get(json_object_get(node, "quantities"), 0);
+			json_int_t	on_hand = json_integer_value(json_object_get(q, "quantity"));
+
+			if (item && on_hand != 0)
+				json_array_append_new(zero, json_pack("{s:s,s:s,s:i,s:I}",
+													  "inventoryItemId", item,
+													  "locationId", b->gid,
+													  "quantity", 0,
+													  "changeFromQuantity", on_hand));
+		}
+		kcs_reply_free(&reply);
+		if (after == NULL)
+			more = false;
+	}
+
+	while (ok && json_array_size(zero) > 0)
+	{
+		KcsReply	reply;
+		json_t	   *chunk = json_array();
+		json_t	   *vars;
+		json_t	   *payload;
+		char	   *key;
+		size_t		n = Min(json_array_size(zero), 250);
+		size_t		i;
+
+		for (i = 0; i < n; i++)
+			json_array_append(chunk, json_array_get(zero, i));
+		for (i = 0; i < n; i++)
+			json_array_remove(zero, 0);
+		key = psprintf("kcs-location-empty-%s-" INT64_FORMAT "-%zu", it->key1, it->lease_token,
+					   json_array_size(zero));
+		vars = json_pack("{s:{s:s,s:s,s:o},s:s}",
+						 "input", "name", "on_hand", "reason", "correction", "quantities", chunk,
+						 "k", key);
+		kcs_graphql_send(Q_ZERO, vars, &reply);
+		json_decref(vars);
+		if (reply.outcome != KCS_OK)
+		{
+			item_fail(it, &reply);
+			ok = false;
+		}
+		else
+		{
+			payload = json_object_get(reply.data, "inventorySetQuantities");
+			if (has_error_code(payload, "userErrors", "CHANGE_FROM_QUANTITY_STALE"))
+			{
+				/* sold meanwhile: read again on the next attempt */
+				it->outcome = KCS_TRANSIENT;
+				it->error = pstrdup("stock changed while the location was being emptied");
+				ok = false;
+			}
+			else if (user_errors(it, payload, "userErrors"))
+				ok = false;
+		}
+		kcs_reply_free(&reply);
+	}
+	json_decref(zero);
+	return ok;
+}
+
 static void
 sync_one(KcsItem *it, Branch *b)
 {
@@ -229,25 +403,8 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		/* a lost reply to an earlier locationAdd: find what it created */
-		vars = json_pack("{s:{s:{s:s,s:s,s:s}}}", "id", "customId",
-						 "namespace", KCS_MF_NAMESPACE, "key", KCS_MF_BRANCH,
-						 "value", it->key1);
-		kcs_graphql_send(Q_LOOKUP, vars, &reply);
-		json_decref(vars);
-		if (reply.outcome != KCS_OK)
-		{
-			item_fail(it, &reply);
-			kcs_reply_free(&reply);
+		if (!lookup_custom_id(it, b))
 			return;
-		}
-		payload = json_object_get(reply.data, "locationByIdentifier");
-		gid = json_string_value(json_object_get(payload, "id"));
-		if (gid)
-		{
-			b->gid = pstrdup(gid);
-			b->new_link = true;
-		}
-		kcs_reply_free(&reply);
 	}
 
 	if (b->gid == NULL)
@@ -269,6 +426,29 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		payload = json_object_get(reply.data, "locationAdd");
+		if (has_error_code(payload, "userErrors", "TAKEN"))
+		{
+			/*
+			 * The name is taken: maybe by our own earlier add whose reply was
+			 * lost (libcurl also resends a request silently when a reused
+			 * connection drops before any reply).  Adopt it if it carries our
+			 * custom id; otherwise it is somebody else's: a visible failure.
+			 */
+			if (!lookup_custom_id(it, b))
+			{
+				kcs_reply_free(&reply);
+				return;
+			}
+			if (b->gid == NULL)
+			{
+				(void) user_errors(it, payload, "userErrors");
+				kcs_reply_free(&reply);
+				return;
+			}
+			kcs_reply_free(&reply);
+			sync_one(it, b);	/* edit and (de)activate as for a link */
+			return;
+		}
 		if (user_errors(it, payload, "userErrors"))
 		{
 			kcs_reply_free(&reply);
@@ -340,6 +520,12 @@ sync_one(KcsItem *it, Branch *b)
 		kcs_reply_free(&reply);
 	}
 
+	if (is_active && !want_active)
+	{
+		b->levels_gone = true;	/* even if only partly emptied */
+		if (!empty_location(it, b))
+			return;
+	}
 	if (is_active != want_active)
 	{
 		char	   *key = psprintf("kcs-location-%s-%s-" INT64_FORMAT,
@@ -356,6 +542,16 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		payload = json_object_get(reply.data, want_active ? "locationActivate" : "locationDeactivate");
+		/* stock still there: entity code sends the branch's levels as 0 first */
+		if (!want_active && kcs_inventory_zero_branch &&
+			kcs_inventory_zero_branch(payload, it->key1))
+		{
+			it->outcome = KCS_WAIT;
+			it->error = pstrdup("the location still holds stock: its levels are sent as 0 first");
+			it->retry_after = 1;
+			kcs_reply_free(&reply);
+			return;
+		}
 		if (user_errors(it, payload, want_active ? "locationActivateUserErrors" :
 						"locationDeactivateUserErrors"))
 		{
@@ -363,6 +559,8 @@ sync_one(KcsItem *it, Branch *b)
 			return;
 		}
 		kcs_reply_free(&reply);
+		b->activated = want_active;
+		b->levels_gone = true;
 	}
 	it->outcome = KCS_OK;
 }
@@ -375,7 +573,7 @@ store_links(KcsItem *items, int n, Branch *br)
 	bool		any = false;
 
 	for (i = 0; i < n; i++)
-		if (br[i].gid && (br[i].new_link || items[i].outcome == KCS_OK))
+		if (br[i].gid && (br[i].new_link || items[i].outcome == KCS_OK || br[i].levels_gone))
 			any = true;
 	if (!any)
 		return;
@@ -386,9 +584,16 @@ store_links(KcsItem *items, int n, Branch *br)
 		Oid			types[3] = {TEXTOID, TEXTOID, BOOLOID};
 		Datum		vals[3];
 
-		if (br[i].gid == NULL || !(br[i].new_link || items[i].outcome == KCS_OK))
+		if (br[i].gid == NULL ||
+			!(br[i].new_link || items[i].outcome == KCS_OK || br[i].levels_gone))
 			continue;
 		vals[0] = CStringGetTextDatum(items[i].key1);
+		if (br[i].levels_gone &&
+			SPI_execute_with_args("SELECT kcloud_shopify.location_levels_reset($1)",
+								  1, types, vals, NULL, false, 0) != SPI_OK_SELECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("kcloud_shopify: could not reset the stock levels of a location")));
 		vals[1] = CStringGetTextDatum(br[i].gid);
 		vals[2] = BoolGetDatum(br[i].exists && br[i].active);
 		if (SPI_execute_with_args("INSERT INTO kcloud_shopify.location_link AS l "
@@ -399,6 +604,13 @@ store_links(KcsItem *items, int n, Branch *br)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("kcloud_shopify: could not store a location link")));
+		/* a reactivated location lost its stock levels: send them again */
+		if (br[i].activated && br[i].web_stock &&
+			SPI_execute_with_args("SELECT kcloud_shopify.resync_inventory($1)",
+								  1, types, vals, NULL, false, 0) != SPI_OK_SELECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("kcloud_shopify: could not queue the stock of a reactivated location")));
 	}
 	kcs_xact_commit();
 }

@@ -201,6 +201,12 @@ round_prepare(void)
 		return false;
 	}
 	connected = kcs_conn_load();
+	if (!connected)
+	{
+		/* no shop: leave the queue alone (tests claim rows by hand, too) */
+		kcs_xact_commit();
+		return false;
+	}
 	if (!recovered)
 	{
 		int			rc = SPI_execute("SELECT kcloud_shopify.queue_recover(true)", false, 1);
@@ -216,14 +222,11 @@ round_prepare(void)
 				  SPI_OK_SELECT, "queue_recover");
 		last_recover_at = GetCurrentTimestamp();
 	}
-	if (connected)
-	{
-		/* a connection restored with the database: queue its first sync */
-		spi_check(SPI_execute("SELECT kcloud_shopify.first_sync()", false, 1),
-				  SPI_OK_SELECT, "first_sync");
-	}
+	/* a connection restored with the database: queue its first sync */
+	spi_check(SPI_execute("SELECT kcloud_shopify.first_sync()", false, 1),
+			  SPI_OK_SELECT, "first_sync");
 	kcs_xact_commit();
-	return connected;
+	return true;
 }
 
 /* Claim a batch of one kind; items are allocated in batch_cxt. */
@@ -292,6 +295,11 @@ text_array(const char **elems, int n)
 static Datum
 ts_datum(double seconds_from_now)
 {
+	/* whatever an entity asked for, retry within a day */
+	if (!(seconds_from_now >= 0))
+		seconds_from_now = 0;
+	if (seconds_from_now > 86400)
+		seconds_from_now = 86400;
 	return TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														   (int64) (seconds_from_now * 1000.0)));
 }
@@ -423,6 +431,7 @@ run_entity_code(const KindDef *kd, KcsItem *items, int n)
 		if (IsTransactionState() || IsSubTransaction() ||
 			IsAbortedTransactionBlockState())
 			AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
 		ereport(LOG,
 				(errmsg("kcloud_shopify worker: syncing %d %s entities failed: %s",
 						n, kd->kind, edata->message)));
@@ -433,6 +442,37 @@ run_entity_code(const KindDef *kd, KcsItem *items, int n)
 			items[i].error = msg;
 			items[i].retry_after = 0;
 		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Run a per-round hook of another area.  An ERROR is logged and the round
+ * goes on: the hook is tried again next round, the worker does not crash in
+ * a loop.
+ */
+static void
+run_hook(void (*hook) (void), const char *what)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		hook();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (IsTransactionState() || IsAbortedTransactionBlockState())
+			AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		ereport(LOG,
+				(errmsg("kcloud_shopify worker: %s failed: %s", what, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -491,10 +531,20 @@ next_due_ms(void)
 	{
 		double		v = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
 
+		/*
+		 * A row already due after the round could not be claimed (its
+		 * entity is locked or in flight elsewhere): look again in a second
+		 * rather than spin.
+		 */
+		if (v <= 0)
+			v = 1000;
 		if (v < ms)
 			ms = (long) Max(v, 10.0);
 	}
 	kcs_xact_commit();
+	/* the order poller runs in rounds: be back when it is due */
+	if (kcs_orders_round && ms > kcs_poll_interval * 1000L)
+		ms = kcs_poll_interval * 1000L;
 	return ms;
 }
 
@@ -510,9 +560,9 @@ run_round(void)
 		return kcs_idle_interval_ms;
 
 	if (kcs_entities_round_start)
-		kcs_entities_round_start();
+		run_hook(kcs_entities_round_start, "kcs_entities_round_start");
 	if (kcs_orders_round)
-		kcs_orders_round();
+		run_hook(kcs_orders_round, "the order poller");
 
 	for (k = 0; k < (int) NKINDS; k++)
 	{

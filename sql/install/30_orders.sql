@@ -23,7 +23,8 @@ CREATE TABLE kcloud_shopify.order_link (
     customer_code      text,                    -- CI customer (NULL: cash sale)
     first_invoice_no   bigint,                  -- the invoice that carries the shipping
     taxes_included     boolean NOT NULL DEFAULT false,
-    shopify_updated_at timestamptz,             -- the order's updated_at when last ingested
+    shopify_updated_at timestamptz,             -- the order's updatedAt when last read by the poller
+    shopify_read_at    timestamptz,             -- when that read started (our clock)
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -280,7 +281,7 @@ BEGIN
         RAISE EXCEPTION '%: % is at Shopify location % which is not linked to a CI branch',
                         order_label, what, location_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Link the location to a branch (kcloud_shopify.location_link); the poller retries it.';
+                  HINT = 'Link it with kcloud_shopify.link_location(branch_code, location_id); the poller retries the order.';
     END IF;
     RETURN b;
 END
@@ -373,6 +374,11 @@ BEGIN
     IF jsonb_typeof(payload -> 'fulfillments') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'order %: "fulfillments" is missing or not an array', label
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF COALESCE((payload ->> 'truncated')::boolean, false) THEN
+        RAISE EXCEPTION 'order %: too large for the poller''s detail queries (over 50 line items or 7 fulfilments)', label
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'It is ingested whole from its orders/fulfilled webhook, or with kcloud_shopify.ingest_order(REST order JSON).';
     END IF;
     incl := COALESCE((payload ->> 'taxes_included')::boolean, false);
 
@@ -663,6 +669,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    IF COALESCE((payload ->> 'truncated')::boolean, false) THEN
+        RAISE EXCEPTION '%: too large for the poller''s refund query (over 50 lines)', label
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'It is ingested whole from its refunds/create webhook, or with kcloud_shopify.ingest_refund(REST refund JSON).';
+    END IF;
     PERFORM kcloud_shopify.order_lock(oid_);
     SELECT * INTO done FROM kcloud_shopify.order_refund x WHERE x.refund_id = rid;
     IF FOUND THEN
@@ -881,7 +892,7 @@ CREATE FUNCTION kcloud_shopify.gid_number(gid text)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT pg_catalog.substring(gid FROM '/([0-9]+)(\?.*)?$')::bigint;
+    SELECT pg_catalog.substring(gid, '/([0-9]+)(?:\?.*)?$')::bigint;
 $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.gid_number(text) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.gid_number(text) IS
@@ -922,6 +933,11 @@ AS $$
         'taxes_included', COALESCE(o -> 'taxesIncluded', 'false'),
         'updated_at', o ->> 'updatedAt',
         'processed_at', o ->> 'processedAt',
+        -- more than the detail queries read: never ingest an order in part
+        'truncated', COALESCE((o #>> '{lineItems,pageInfo,hasNextPage}')::boolean, false)
+                     OR jsonb_array_length(COALESCE(o -> 'fulfillments', '[]')) >= 8
+                     OR EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(o -> 'fulfillments', '[]')) f
+                                 WHERE (f #>> '{fulfillmentLineItems,pageInfo,hasNextPage}')::boolean),
         'customer', CASE WHEN jsonb_typeof(o -> 'customer') = 'object' THEN
             jsonb_build_object(
                 'id', COALESCE((o #>> '{customer,legacyResourceId}')::bigint,
@@ -995,6 +1011,7 @@ AS $$
         'created_at', r ->> 'createdAt',
         'processed_at', r ->> 'processedAt',
         'note', r ->> 'note',
+        'truncated', COALESCE((r #>> '{refundLineItems,pageInfo,hasNextPage}')::boolean, false),
         'refund_line_items', COALESCE((
             SELECT jsonb_agg(jsonb_build_object(
                        'quantity', (x ->> 'quantity')::int,

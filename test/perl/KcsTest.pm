@@ -44,6 +44,7 @@ kcloud_shopify.connect_timeout = '2s'
 kcloud_shopify.max_backoff = '2s'
 max_worker_processes = 16
 log_min_messages = info
+restart_after_crash = on
 CONF
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start unless $opts{no_start};
@@ -60,6 +61,22 @@ sub setup_db
 	  if ($opts{data} // '') eq 'small';
 	$node->safe_psql($db, 'CREATE EXTENSION kcloud_shopify');
 	return;
+}
+
+# Is the real entity code linked (not the weak placeholders of sync_stub.c)?
+sub has_entity_code
+{
+	my $lib = `pg_config --pkglibdir`;
+	chomp $lib;
+	my $so = "$lib/kcloud_shopify.so";
+	# in the staged install, the library sits under tmp_install
+	for my $cand (glob("$SRC/../tmp_install$lib/kcloud_shopify.so"), $so)
+	{
+		next unless -f $cand;
+		my $syms = `nm -D --defined-only '$cand' 2>/dev/null`;
+		return ($syms =~ /^\S+ T kcs_sync_products$/m) ? 1 : 0;
+	}
+	return 0;
 }
 
 sub worker_pid

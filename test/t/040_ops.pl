@@ -3,11 +3,8 @@
 # a permanent failure shows Shopify's message in kcloud_shopify.failures and
 # retry_failed() clears it once the cause is fixed; status and links follow.
 #
-# Lives in test/pending/ until the sync worker (src/worker.c, test/perl/
-# KcsTest.pm) is merged: then move it to test/t/.  It needs the worker to
-# honour kcloud_shopify.is_paused() (see docs/operations.md, Pausing) and
-# worker_state() to read the worker's shared-memory fields; with both it
-# passed 24/24 on a trial merge of ops, worker, entities and orders.
+# The worker honours kcloud_shopify.is_paused() (see docs/operations.md,
+# Pausing) and worker_state() reads the worker's shared-memory fields.
 use strict;
 use warnings;
 
@@ -16,6 +13,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 use KcsTest;
+
+# Needs the entity code (products, customers); until it is merged the
+# library carries only the weak placeholders of src/sync_stub.c.
+plan skip_all => 'entity sync code (kcs_sync_products) not linked yet'
+  unless KcsTest::has_entity_code();
 
 my $sim = KcsTest::Sim->start();
 # a long fallback tick: resume() must wake the worker, not the tick

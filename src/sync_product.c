@@ -1,0 +1,586 @@
+/*-------------------------------------------------------------------------
+ *
+ * sync_product.c
+ *	  Styles -> Shopify products (productSet), and dated sales.
+ *
+ * For a batch of claimed styles:
+ *   1. one short transaction (after the capture fence) reads the styles,
+ *      SKUs, prices, tabs, attributes and links (ci_read.c);
+ *   2. styles never synced are looked up in Shopify first (one aliased
+ *      query): our own customId (a lost reply of an earlier create), or
+ *      variants carrying the style's SKUs (a product made elsewhere, which
+ *      is adopted instead of duplicated);
+ *   3. productSet per style, several per request (aliases) while the
+ *      estimated cost stays under KCS_COST_BUDGET: identifier customId
+ *      kcloud.style_code (upsert, so a retry after a lost reply updates the
+ *      product it created), or the product id of an adopted product; full
+ *      variant list (variant ids sent where known); new variants carry
+ *      their CI stock at every linked web-stock location;
+ *   4. one short transaction records product and variant links, forgets
+ *      removed SKUs, records the stock just set, and queues stock levels
+ *      Shopify does not know yet.
+ * A style deleted in CI is set to DRAFT through its link (never deleted).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "entities.h"
+#include "graphql.h"
+#include "kcloud_shopify.h"
+#include "sync.h"
+
+typedef struct ProductWork
+{
+	KcsItem    *item;
+	KcsStyle   *st;
+	bool		send;			/* still to be sent */
+	bool		done;			/* outcome decided */
+	json_t	   *product;		/* reply's product (borrowed until recorded) */
+	char	   *product_gid;
+	char	   *status;
+	List	   *vskus;			/* returned variants: sku, variant, item */
+	List	   *vgids;
+	List	   *igids;
+} ProductWork;
+
+static MemoryContext callercxt;
+
+static void
+outcome(KcsItem *item, KcsOutcome o, const char *error, double retry_after)
+{
+	item->outcome = o;
+	item->retry_after = retry_after;
+	item->error = error ? MemoryContextStrdup(callercxt, error) : NULL;
+}
+
+const char *
+kcs_product_skip_reason(KcsStyle *st)
+{
+	if (!st->exists && st->product_gid == NULL)
+		return "style not in CI and never synced";
+	if (st->exists && !st->internet_active && st->product_gid == NULL)
+		return "style not internet active and never synced";
+	return NULL;
+}
+
+/* ------------------------------------------------------------- adoption */
+
+static void
+apply_adoption(ProductWork *w, json_t *ours, json_t *variants)
+{
+	KcsStyle   *st = w->st;
+	const char *pid = NULL;
+	json_t	   *nodes = kcs_json_path(variants, "nodes", NULL, NULL);
+	size_t		i;
+	json_t	   *v;
+	ListCell   *lc;
+
+	if (json_is_object(ours))
+		pid = kcs_json_str(ours, "id");	/* created by us; reply was lost */
+	else if (json_is_array(nodes) && json_array_size(nodes) > 0)
+	{
+		/* the product holding most of the style's SKUs */
+		int			best = 0;
+
+		json_array_foreach(nodes, i, v)
+		{
+			const char *p = kcs_json_str(json_object_get(v, "product"), "id");
+			size_t		j;
+			json_t	   *u;
+			int			cnt = 0;
+
+			if (p == NULL)
+				continue;
+			json_array_foreach(nodes, j, u)
+			{
+				const char *q = kcs_json_str(json_object_get(u, "product"), "id");
+
+				if (q && strcmp(p, q) == 0)
+					cnt++;
+			}
+			if (cnt > best)
+			{
+				best = cnt;
+				pid = p;
+			}
+		}
+		if (pid)
+		{
+			st->product_gid = pstrdup(pid);
+			st->adopt = true;
+		}
+	}
+	if (pid == NULL || !json_is_array(nodes))
+		return;
+	/* existing variants keep their ids (and their inventory items) */
+	json_array_foreach(nodes, i, v)
+	{
+		const char *p = kcs_json_str(json_object_get(v, "product"), "id");
+		const char *sku = kcs_json_str(v, "sku");
+
+		if (p == NULL || sku == NULL || strcmp(p, pid) != 0)
+			continue;
+		foreach(lc, st->skus)
+		{
+			KcsSku	   *k = lfirst(lc);
+
+			if (k->variant_gid == NULL && strcmp(k->sku_code, sku) == 0)
+			{
+				k->variant_gid = pstrdup(kcs_json_str(v, "id"));
+			}
+		}
+	}
+}
+
+/* is this product already linked to another style? (short transaction) */
+static void
+refuse_taken_adoptions(ProductWork *work, int n)
+{
+	int			i;
+
+	kcs_xact_begin();
+	for (i = 0; i < n; i++)
+	{
+		KcsStyle   *st = work[i].st;
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		vals[2];
+
+		if (!st->adopt)
+			continue;
+		vals[0] = CStringGetTextDatum(st->product_gid);
+		vals[1] = CStringGetTextDatum(st->style_code);
+		if (SPI_execute_with_args("SELECT 1 FROM kcloud_shopify.product_link"
+								  " WHERE product_gid = $1 AND style_code <> $2",
+								  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "kcloud_shopify: product_link lookup failed");
+		if (SPI_processed > 0)
+		{
+			ListCell   *lc;
+
+			elog(LOG, "kcloud_shopify: product %s holds SKUs of style %s but is linked to another style; not adopted",
+				 st->product_gid, st->style_code);
+			st->adopt = false;
+			st->product_gid = NULL;
+			foreach(lc, st->skus)
+			{
+				KcsSku	   *k = lfirst(lc);
+
+				k->variant_gid = NULL;
+				k->inventory_item_gid = NULL;
+			}
+		}
+	}
+	kcs_xact_commit();
+}
+
+static void
+adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
+{
+	int			start = 0;
+
+	while (start < n)
+	{
+		KcsDoc		doc;
+		int			idx[KCS_MAX_ALIASES];
+		int			i;
+		char	   *query;
+		KcsReply	reply;
+
+		kcs_doc_init(&doc);
+		for (i = start; i < n && doc.n < KCS_MAX_ALIASES; i++)
+		{
+			KcsStyle   *st = work[i].st;
+
+			if (!work[i].send || !st->exists || st->product_gid != NULL)
+				continue;
+			if (doc.n > 0 && doc.cost + 3 + 2.0 * Min(list_length(st->skus), 50) > kcs_cost_budget())
+				break;
+			idx[doc.n] = i;
+			kcs_product_adopt_add(&doc, st);
+		}
+		start = i;
+		if (doc.n == 0)
+		{
+			kcs_doc_free(&doc);
+			continue;
+		}
+		query = kcs_doc_finish(&doc, "query", "KcsProductLookup");
+		memset(&reply, 0, sizeof(reply));
+		kcs_graphql_send(query, doc.variables, &reply);
+		MemoryContextSwitchTo(cxt);
+		for (i = 0; i < doc.n; i++)
+		{
+			ProductWork *w = &work[idx[i]];
+			char		a[16],
+						v[16];
+
+			if (reply.outcome != KCS_OK || reply.data == NULL)
+			{
+				outcome(w->item, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+						reply.error ? reply.error : "product lookup failed", reply.retry_after);
+				w->send = false;
+				w->done = true;
+				continue;
+			}
+			snprintf(a, sizeof(a), "a%d", i);
+			snprintf(v, sizeof(v), "v%d", i);
+			apply_adoption(w, json_object_get(reply.data, a), json_object_get(reply.data, v));
+		}
+		kcs_reply_free(&reply);
+		kcs_doc_free(&doc);
+	}
+}
+
+/* ---------------------------------------------------------- productSet */
+
+static void
+take_product(ProductWork *w, json_t *payload)
+{
+	KcsUserError *errs;
+	int			nerr = kcs_user_errors(payload, "userErrors", &errs);
+	json_t	   *product = json_object_get(payload, "product");
+	json_t	   *nodes;
+	size_t		i;
+	json_t	   *v;
+
+	if (nerr > 0 || !json_is_object(product))
+	{
+		int			j;
+		bool		stale_variant = false;
+
+		for (j = 0; j < nerr; j++)
+			if (errs[j].code && (strcmp(errs[j].code, "PRODUCT_VARIANT_DOES_NOT_EXIST") == 0 ||
+								 strcmp(errs[j].code, "NOT_FOUND") == 0))
+				stale_variant = true;
+		if (stale_variant)
+		{
+			/* a variant or product we linked was deleted in Shopify: relink */
+			w->product_gid = NULL;
+			w->status = "RELINK";
+			outcome(w->item, KCS_TRANSIENT, kcs_user_errors_text(errs, nerr), 0);
+		}
+		else
+			outcome(w->item, KCS_PERMANENT,
+					nerr > 0 ? kcs_user_errors_text(errs, nerr) : "productSet returned no product", 0);
+		w->done = true;
+		return;
+	}
+	w->product_gid = pstrdup(kcs_json_str(product, "id"));
+	w->status = pstrdup(kcs_json_str(product, "status") ? kcs_json_str(product, "status") : "");
+	nodes = kcs_json_path(product, "variants", "nodes", NULL);
+	if (json_is_array(nodes))
+	{
+		json_array_foreach(nodes, i, v)
+		{
+			const char *sku = kcs_json_str(v, "sku");
+			const char *vid = kcs_json_str(v, "id");
+			const char *iid = kcs_json_str(json_object_get(v, "inventoryItem"), "id");
+			ListCell   *lc;
+
+			if (!sku || !vid || !iid)
+				continue;
+			foreach(lc, w->st->skus)
+			{
+				if (strcmp(((KcsSku *) lfirst(lc))->sku_code, sku) == 0)
+				{
+					w->vskus = lappend(w->vskus, pstrdup(sku));
+					w->vgids = lappend(w->vgids, pstrdup(vid));
+					w->igids = lappend(w->igids, pstrdup(iid));
+					break;
+				}
+			}
+		}
+	}
+	outcome(w->item, KCS_OK, NULL, 0);
+	w->done = true;
+}
+
+static void
+product_set(ProductWork *work, int n, MemoryContext cxt)
+{
+	int			start = 0;
+
+	while (start < n)
+	{
+		KcsDoc		doc;
+		int			idx[KCS_MAX_ALIASES];
+		int			i;
+		char	   *query;
+		KcsReply	reply;
+
+		kcs_doc_init(&doc);
+		for (i = start; i < n && doc.n < KCS_MAX_ALIASES; i++)
+		{
+			if (!work[i].send)
+				continue;
+			if (doc.n > 0 && doc.cost + kcs_product_set_cost(work[i].st) > kcs_cost_budget())
+				break;
+			idx[doc.n] = i;
+			kcs_product_set_add(&doc, work[i].st);
+		}
+		start = i;
+		if (doc.n == 0)
+		{
+			kcs_doc_free(&doc);
+			continue;
+		}
+		query = kcs_doc_finish(&doc, "mutation", "KcsProductSet");
+		memset(&reply, 0, sizeof(reply));
+		kcs_graphql_send(query, doc.variables, &reply);
+		MemoryContextSwitchTo(cxt);
+		for (i = 0; i < doc.n; i++)
+		{
+			ProductWork *w = &work[idx[i]];
+			char		p[16];
+
+			if (reply.outcome != KCS_OK || reply.data == NULL)
+			{
+				outcome(w->item, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+						reply.error ? reply.error : "productSet failed", reply.retry_after);
+				w->done = true;
+				continue;
+			}
+			snprintf(p, sizeof(p), "p%d", i);
+			take_product(w, json_object_get(reply.data, p));
+		}
+		kcs_reply_free(&reply);
+		kcs_doc_free(&doc);
+	}
+}
+
+/* ------------------------------------------------------------- record */
+
+static void
+exec_args(const char *sql, int nargs, Oid *types, Datum *vals, int expect)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, vals, NULL, false, 0);
+
+	if (rc != expect)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("kcloud_shopify: recording product links failed: %s",
+						SPI_result_code_string(rc))));
+}
+
+static char **
+list_to_array(List *l)
+{
+	char	  **a = palloc(sizeof(char *) * Max(list_length(l), 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, l)
+		a[i++] = lfirst(lc);
+	return a;
+}
+
+static void
+record_product(ProductWork *w)
+{
+	KcsStyle   *st = w->st;
+	Oid			t3[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			t4[4] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		v[4];
+	List	   *skus = NIL;
+	ListCell   *lc;
+	int			nv = list_length(w->vskus);
+
+	v[0] = CStringGetTextDatum(st->style_code);
+	v[1] = CStringGetTextDatum(w->product_gid);
+	v[2] = CStringGetTextDatum(w->status);
+	exec_args("DELETE FROM kcloud_shopify.product_link WHERE product_gid = $2 AND style_code <> $1",
+			  3, t3, v, SPI_OK_DELETE);
+	exec_args("INSERT INTO kcloud_shopify.product_link (style_code, product_gid, custom_id, status)"
+			  " VALUES ($1, $2, $1, $3)"
+			  " ON CONFLICT (style_code) DO UPDATE SET product_gid = EXCLUDED.product_gid,"
+			  "   custom_id = EXCLUDED.custom_id, status = EXCLUDED.status, synced_at = pg_catalog.now()",
+			  3, t3, v, SPI_OK_INSERT);
+	if (!st->exists)
+		return;					/* hidden: variants and stock left as they are */
+
+	v[1] = kcs_text_array(list_to_array(w->vskus), nv);
+	v[2] = kcs_text_array(list_to_array(w->vgids), nv);
+	v[3] = kcs_text_array(list_to_array(w->igids), nv);
+	/* a GID linked to another SKU (SKU renamed in CI) moves to this one */
+	exec_args("DELETE FROM kcloud_shopify.variant_link l"
+			  " USING ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])) AS v(sku, vg, ig)"
+			  " WHERE (l.variant_gid = v.vg OR l.inventory_item_gid = v.ig) AND l.sku_code <> v.sku",
+			  4, t4, v, SPI_OK_DELETE);
+	exec_args("INSERT INTO kcloud_shopify.variant_link (sku_code, style_code, variant_gid, inventory_item_gid)"
+			  " SELECT v.sku, $1, v.vg, v.ig"
+			  "   FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])) AS v(sku, vg, ig)"
+			  " ON CONFLICT (sku_code) DO UPDATE SET style_code = EXCLUDED.style_code,"
+			  "   variant_gid = EXCLUDED.variant_gid, inventory_item_gid = EXCLUDED.inventory_item_gid,"
+			  "   synced_at = pg_catalog.now()",
+			  4, t4, v, SPI_OK_INSERT);
+	/* removed SKUs: their variants are gone in Shopify (productSet deleted them) */
+	exec_args("WITH gone AS ("
+			  "  DELETE FROM kcloud_shopify.variant_link l"
+			  "   WHERE l.style_code = $1 AND NOT (l.sku_code = ANY ($2::text[]))"
+			  "  RETURNING l.sku_code)"
+			  " DELETE FROM kcloud_shopify.inventory_level il USING gone WHERE il.sku_code = gone.sku_code",
+			  4, t4, v, SPI_OK_DELETE);
+
+	/* stock set by inventoryQuantities on the variants just created */
+	foreach(lc, st->skus)
+	{
+		KcsSku	   *k = lfirst(lc);
+		ListCell   *qc;
+
+		if (k->variant_gid != NULL)
+			continue;
+		foreach(qc, k->levels)
+		{
+			KcsLevelQty *q = lfirst(qc);
+			Oid			tl[3] = {TEXTOID, TEXTOID, INT4OID};
+			Datum		lv[3];
+
+			lv[0] = CStringGetTextDatum(k->sku_code);
+			lv[1] = CStringGetTextDatum(q->branch_code);
+			lv[2] = Int32GetDatum(q->quantity);
+			exec_args("INSERT INTO kcloud_shopify.inventory_level AS il (sku_code, branch_code, shopify_on_hand)"
+					  " VALUES ($1, $2, $3)"
+					  " ON CONFLICT (sku_code, branch_code) DO UPDATE SET shopify_on_hand = EXCLUDED.shopify_on_hand,"
+					  "   idempotency_key = NULL, sent_quantity = NULL, synced_at = pg_catalog.now()",
+					  3, tl, lv, SPI_OK_INSERT);
+		}
+		skus = lappend(skus, k->sku_code);
+	}
+	list_free(skus);
+
+	/* stock levels Shopify has not been told about (adopted variants, new locations) */
+	exec_args("INSERT INTO kcloud_shopify.queue (kind, key1, key2)"
+			  " SELECT 'inventory', st.sku_code::text, st.branch_code::text"
+			  "   FROM ci.stock st"
+			  "   JOIN ci.sku k ON k.sku_code = st.sku_code"
+			  "   JOIN ci.branch b ON b.branch_code = st.branch_code"
+			  "  WHERE k.style_code = $1 AND b.active AND b.web_stock"
+			  "    AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.inventory_level il"
+			  "                     WHERE il.sku_code = st.sku_code AND il.branch_code = st.branch_code"
+			  "                       AND il.shopify_on_hand IS NOT NULL)"
+			  " ON CONFLICT (kind, key1, key2) WHERE state = 'pending' DO NOTHING",
+			  1, t3, v, SPI_OK_INSERT);
+}
+
+static void
+forget_variants(const char *style_code)
+{
+	Oid			t[1] = {TEXTOID};
+	Datum		v[1];
+
+	v[0] = CStringGetTextDatum(style_code);
+	exec_args("DELETE FROM kcloud_shopify.variant_link WHERE style_code = $1", 1, t, v, SPI_OK_DELETE);
+	exec_args("DELETE FROM kcloud_shopify.product_link WHERE style_code = $1", 1, t, v, SPI_OK_DELETE);
+}
+
+/* ---------------------------------------------------------- entry point */
+
+void
+kcs_sync_products(KcsItem *items, int n)
+{
+	MemoryContext cxt;
+	char	  **codes;
+	KcsStyle  **styles;
+	ProductWork *work;
+	int			i;
+	bool		any_recorded = false;
+
+	if (n <= 0)
+		return;
+	callercxt = CurrentMemoryContext;
+	cxt = AllocSetContextCreate(callercxt, "kcloud_shopify products", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	codes = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+		codes[i] = items[i].key1;
+
+	kcs_xact_begin();
+	styles = kcs_read_styles(codes, n, cxt);
+	kcs_xact_commit();
+	MemoryContextSwitchTo(cxt);
+
+	work = palloc0(sizeof(ProductWork) * n);
+	for (i = 0; i < n; i++)
+	{
+		const char *skip;
+
+		work[i].item = &items[i];
+		work[i].st = styles[i];
+		skip = kcs_product_skip_reason(styles[i]);
+		if (skip)
+		{
+			outcome(&items[i], KCS_OK, NULL, 0);
+			work[i].done = true;
+		}
+		else if (list_length(styles[i]->skus) > KCS_MAX_VARIANTS)
+		{
+			outcome(&items[i], KCS_PERMANENT,
+					psprintf("style has %d SKUs; kcloud_shopify syncs at most %d variants per product",
+							 list_length(styles[i]->skus), KCS_MAX_VARIANTS), 0);
+			work[i].done = true;
+		}
+		else
+			work[i].send = true;
+	}
+
+	adopt_lookup(work, n, cxt);
+	for (i = 0; i < n; i++)
+		if (work[i].st->adopt)
+		{
+			refuse_taken_adoptions(work, n);
+			MemoryContextSwitchTo(cxt);
+			break;
+		}
+	product_set(work, n, cxt);
+
+	for (i = 0; i < n; i++)
+		if (work[i].product_gid != NULL || (work[i].status && strcmp(work[i].status, "RELINK") == 0))
+			any_recorded = true;
+	if (any_recorded)
+	{
+		kcs_xact_begin();
+		for (i = 0; i < n; i++)
+		{
+			if (work[i].item->outcome == KCS_OK && work[i].product_gid != NULL)
+				record_product(&work[i]);
+			else if (work[i].status && strcmp(work[i].status, "RELINK") == 0)
+				forget_variants(work[i].st->style_code);
+		}
+		/* new inventory rows: let the worker see them */
+		SPI_execute("SELECT kcloud_shopify.wake()", false, 0);
+		kcs_xact_commit();
+	}
+
+	MemoryContextSwitchTo(callercxt);
+	MemoryContextDelete(cxt);
+}
+
+/* --------------------------------------------------------- dated sales */
+
+/*
+ * Before each round: queue styles whose dated sale started or ended since
+ * the last check.  The date changes once a day, so look at most every
+ * ten seconds.
+ */
+void
+kcs_entities_round_start(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (last != 0 && !TimestampDifferenceExceeds(last, now, 10 * 1000))
+		return;
+	last = now;
+	kcs_xact_begin();
+	if (SPI_execute("SELECT kcloud_shopify.enqueue_due_sales()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "kcloud_shopify: enqueue_due_sales failed");
+	kcs_xact_commit();
+}
