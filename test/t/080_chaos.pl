@@ -7,7 +7,8 @@
 # each refund one credit note; CI stock equals Shopify on_hand at every
 # linked level; no duplicate Shopify object; no failure row.
 #
-#   KCS_SEED=n             the seed (printed; the same seed replays the same choices)
+#   KCS_SEED=n             the seed (printed; the same seed makes the same choices, as far as
+#                          the timing of the worker and the restarts lets it)
 #   KCS_CHAOS_SECONDS=n    the chaos phase (default 100; KCS_CHAOS_LONG=1: 900)
 use strict;
 use warnings;
