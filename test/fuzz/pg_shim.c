@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/interrupt.h"
@@ -542,4 +543,41 @@ kcs_xact_begin(void)
 void
 kcs_xact_commit(void)
 {
+}
+
+/* ------------------------------------------------------------ lists (pg_list.h) */
+
+List *
+lappend(List *list, void *datum)
+{
+	if (list == NIL)
+	{
+		list = palloc(offsetof(List, initial_elements) + 4 * sizeof(ListCell));
+		list->type = T_List;
+		list->length = 0;
+		list->max_length = 4;
+		list->elements = list->initial_elements;
+	}
+	else if (list->length == list->max_length)
+	{
+		ListCell   *n = palloc(sizeof(ListCell) * list->max_length * 2);
+
+		memcpy(n, list->elements, sizeof(ListCell) * list->length);
+		if (list->elements != list->initial_elements)
+			pfree(list->elements);
+		list->elements = n;
+		list->max_length *= 2;
+	}
+	list->elements[list->length++].ptr_value = datum;
+	return list;
+}
+
+void
+list_free(List *list)
+{
+	if (list == NIL)
+		return;
+	if (list->elements != list->initial_elements)
+		pfree(list->elements);
+	pfree(list);
 }

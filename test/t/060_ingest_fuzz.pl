@@ -233,6 +233,12 @@ sub renumber_order
 	{
 		$f->{id} = ++$base if ref $f eq 'HASH';
 	}
+	# a customer CI has not seen yet (so matching and creating customers is fuzzed too)
+	if (ref $o eq 'HASH' && ref $o->{customer} eq 'HASH' && rand() < 0.5)
+	{
+		$o->{customer}{id} = $base + 500;
+		$o->{customer}{email} = $o->{email} = "fz$base\@example.com";
+	}
 	return;
 }
 
