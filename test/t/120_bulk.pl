@@ -24,9 +24,9 @@ my $E = Entities->new($node, $sim);
 sub sql { return $E->sql($_[0]); }
 
 sql("SELECT ci_gen.populate(40, 2, 3, 3, 0, 2)");
-# a style Shopify refuses: two SKUs with the same colour and size
-sql("INSERT INTO ci.style (style_code, description, retail_price, internet_active) VALUES ('DUPE', 'Twin tee', 15.00, true)");
-sql("INSERT INTO ci.sku (sku_code, style_code, colour, size) VALUES ('DUPE-1', 'DUPE', 'Red', 'M'), ('DUPE-2', 'DUPE', 'Red', 'M')");
+# a style Shopify refuses: a blank title
+sql("INSERT INTO ci.style (style_code, description, retail_price, internet_active) VALUES ('DUPE', ' ', 15.00, true)");
+sql("INSERT INTO ci.sku (sku_code, style_code, colour, size) VALUES ('DUPE-1', 'DUPE', 'Red', 'M'), ('DUPE-2', 'DUPE', 'Red', 'L')");
 sql("TRUNCATE kcloud_shopify.queue");
 is(sql("SELECT kcloud_shopify.bulk_threshold()"), '500', 'default threshold 500');
 is(sql("SELECT kcloud_shopify.set_bulk_threshold(10)"), '10', 'threshold set to 10');
@@ -50,14 +50,14 @@ is(sql("SELECT count(*) FROM kcloud_shopify.variant_link WHERE inventory_item_gi
 
 # the failed line fell back to an ordinary productSet and failed there, with Shopify's message
 like(sql("SELECT error FROM kcloud_shopify.failures WHERE ci_key = '{\"style_code\": \"DUPE\"}'"),
-	qr/already exists/, 'the refused line fell back to an ordinary call and shows in failures');
+	qr/can't be blank/, 'the refused line fell back to an ordinary call and shows in failures');
 cmp_ok(sql("SELECT count(*) FROM kcloud_shopify.activity_log WHERE operation ~* 'productSet'"), '>', 0,
 	'an ordinary productSet was sent after the bulk run');
 is(sql("SELECT count(*) FROM kcloud_shopify.failures WHERE ci_key <> '{\"style_code\": \"DUPE\"}'"), '0',
 	'no other failures') or diag(sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
 
 # fix it in CI: the style is sent by an ordinary call (below the threshold)
-sql("DELETE FROM ci.sku WHERE sku_code = 'DUPE-2'");
+sql("UPDATE ci.style SET description = 'Twin tee' WHERE style_code = 'DUPE'");
 ok(KcsTest::wait_for_sync($node, 60), 'the fix synced');
 is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failures left');
 $E->check_all('after the bulk first load');
