@@ -564,6 +564,30 @@ kcs_ensure_definitions(void)
 	pfree(shop);
 }
 
+/*
+ * bulk.c: record one productSet payload of a bulk operation's result file
+ * exactly as a per-call reply is recorded (links, stock just set, stock
+ * levels to queue).  Caller has a transaction with SPI open.  Sets the
+ * item's outcome; true when recorded.
+ */
+extern bool kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload);
+
+bool
+kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload)
+{
+	ProductWork w;
+
+	memset(&w, 0, sizeof(w));
+	callercxt = CurrentMemoryContext;
+	w.item = item;
+	w.st = st;
+	take_product(&w, payload);
+	if (item->outcome != KCS_OK || w.product_gid == NULL)
+		return false;
+	record_product(&w);
+	return true;
+}
+
 /* ---------------------------------------------------------- entry point */
 
 void

@@ -93,6 +93,9 @@ static KindDef kinds[] = {
 };
 #define NKINDS lengthof(kinds)
 
+/* bulk.c, if linked in: a big product backlog as one bulk mutation */
+extern void kcs_bulk_products(void) __attribute__((weak));
+
 static MemoryContext batch_cxt = NULL;
 static bool recovered = false;
 static TimestampTz last_recover_at = 0;
@@ -568,6 +571,8 @@ run_round(void)
 
 	for (k = 0; k < (int) NKINDS; k++)
 	{
+		if (kcs_bulk_products && strcmp(kinds[k].kind, "product") == 0)
+			run_hook(kcs_bulk_products, "the bulk product load");
 		if (!process_kind(&kinds[k]))
 			return kcs_idle_interval_ms;	/* paused */
 	}

@@ -11,9 +11,9 @@ use Time::HiRes qw(time usleep);
 use POSIX qw(floor);
 use KcsTest;
 
-my ($styles, $plan, $changes, $burst, $customers, $quick) = (5000, 'plus', 50, 10000, 1000, 0);
+my ($styles, $plan, $changes, $burst, $customers, $quick, $bulk) = (5000, 'plus', 50, 10000, 1000, 0, 0);
 GetOptions('styles=i' => \$styles, 'plan=s' => \$plan, 'changes=i' => \$changes,
-	'burst=i' => \$burst, 'customers=i' => \$customers, 'quick' => \$quick)
+	'burst=i' => \$burst, 'customers=i' => \$customers, 'quick' => \$quick, 'bulk' => \$bulk)
   or die "bad arguments\n";
 ($styles, $changes, $burst, $customers) = (300, 20, 2000, 100) if $quick;
 
@@ -34,6 +34,9 @@ $node->safe_psql('postgres', slurp_file("$ENV{KCS_SRC}/test/gen/ci_gen.sql"));
 my $t = time;
 sql("SELECT ci_gen.populate($styles, 4, 5, 3, $customers, 3)");
 sql("TRUNCATE kcloud_shopify.queue");    # the generator's own changes: connect() queues the catalogue
+# --bulk: the first load goes through one bulk mutation (src/bulk.c); else
+# ordinary calls only, whatever the catalogue's size
+sql("SELECT kcloud_shopify.set_bulk_threshold(" . ($bulk ? 10 : 0) . ")");
 my $skus = sql("SELECT count(*) FROM ci.sku k JOIN ci.style s USING (style_code) WHERE s.internet_active");
 my $web_styles = sql("SELECT count(*) FROM ci.style WHERE internet_active");
 my $levels = sql("SELECT count(*) FROM ci.stock st JOIN ci.sku k USING (sku_code) JOIN ci.style s USING (style_code)
@@ -42,8 +45,9 @@ my $ncust = sql("SELECT count(*) FROM ci.customer WHERE email IS NOT NULL OR pho
 my $cfg = $sim->get('/_sim/config');
 my $rate = $cfg->{plan}{rate} // $cfg->{plan}{restoreRate} // 0;
 my $bmax = $cfg->{plan}{max} // $cfg->{plan}{maximumAvailable} // 0;
-say_(sprintf("kcloud_shopify sync benchmark, rev %s, %s, %d cores; plan %s (bucket %s, restore %s/s)",
-	$ENV{KCS_BENCH_REV} // '?', scalar(gmtime()) . ' UTC', `nproc` + 0, $plan, $bmax, $rate));
+say_(sprintf("kcloud_shopify sync benchmark, rev %s, %s, %d cores; plan %s (bucket %s, restore %s/s); products %s",
+	$ENV{KCS_BENCH_REV} // '?', scalar(gmtime()) . ' UTC', `nproc` + 0, $plan, $bmax, $rate,
+	$bulk ? 'by bulk mutation (--bulk)' : 'by ordinary calls'));
 say_(sprintf("catalogue: %d internet-active styles, %d SKUs, %d web stock levels, %d customers (generated in %.1f s)",
 	$web_styles, $skus, $levels, $ncust, time - $t));
 
@@ -93,6 +97,16 @@ say_(sprintf("  achieved %.0f points/s = %.0f%% of the restore rate (%s/s); %.1f
 	$cost / $wall, $rate ? 100 * $cost / $wall / $rate : 0, $rate, $web_styles / $wall));
 say_("  activity log by operation (requests, entities, cost): "
 	  . join('; ', map { "$_ $opn{$_}/$opent{$_}/" . sprintf('%.0f', $opcost{$_}) } sort keys %opn));
+if ($bulk)
+{
+	my $b = sql("SELECT count(*), sum(total), sum(linked), sum(fell_back),
+	                    round(EXTRACT(epoch FROM max(finished_at) - min(started_at))::numeric, 1),
+	                    round(EXTRACT(epoch FROM max(finished_at) - min(running_at))::numeric, 1)
+	               FROM kcloud_shopify.bulk_run");
+	my ($bn, $bt, $bl, $bf, $bw, $br) = split /\|/, $b;
+	say_(sprintf("  bulk: %s run(s), %s lines, %s styles linked, %s left to ordinary calls; run %s s (of which Shopify's operation %s s)",
+		$bn, $bt // 0, $bl // 0, $bf // 0, $bw // '?', $br // '?'));
+}
 
 # ---- single stock change latency ---------------------------------------
 my @pick = split /\n/, sql("SELECT st.sku_code || '|' || st.branch_code || '|' || vl.inventory_item_gid || '|' || ll.location_gid

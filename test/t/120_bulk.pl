@@ -1,0 +1,115 @@
+# Bulk first load (src/bulk.c) against the simulator: a catalogue above a
+# low threshold goes through one bulk mutation; Shopify equals CI (products,
+# variants, prices, metafields, stock); links recorded; no duplicates; a
+# line that fails falls back to an ordinary call (and shows in failures);
+# a re-run (resync_products) is idempotent; a worker that died before
+# reading a run's results reads them in its next life.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use lib 'test/t';
+use KcsTest;
+require "$KcsTest::SRC/test/t/entities.pm";
+
+my $sim = KcsTest::Sim->start();
+my $node = KcsTest::new_node('bulk', conf => "kcloud_shopify.idle_interval = '1s'\n");
+KcsTest::setup_db($node);
+$node->safe_psql('postgres', slurp_file("$KcsTest::SRC/test/gen/ci_gen.sql"));
+KcsTest::wait_for_worker($node);
+my $E = Entities->new($node, $sim);
+sub sql { return $E->sql($_[0]); }
+
+sql("SELECT ci_gen.populate(40, 2, 3, 3, 0, 2)");
+# a style Shopify refuses: a blank title
+sql("INSERT INTO ci.style (style_code, description, retail_price, internet_active) VALUES ('DUPE', ' ', 15.00, true)");
+sql("INSERT INTO ci.sku (sku_code, style_code, colour, size) VALUES ('DUPE-1', 'DUPE', 'Red', 'M'), ('DUPE-2', 'DUPE', 'Red', 'L')");
+sql("TRUNCATE kcloud_shopify.queue");
+is(sql("SELECT kcloud_shopify.bulk_threshold()"), '500', 'default threshold 500');
+is(sql("SELECT kcloud_shopify.set_bulk_threshold(10)"), '10', 'threshold set to 10');
+my $web = sql("SELECT count(*) FROM ci.style WHERE internet_active");
+cmp_ok($web, '>', 10, "catalogue above the threshold ($web internet-active styles)");
+
+like(KcsTest::connect_sim($node, $sim), qr/first sync queued/, 'connect() queues the first sync');
+ok(KcsTest::wait_for_sync($node, 120), 'first sync drained');
+
+my $ops = $sim->state->{bulkOperations};
+is(scalar(grep { $_->{type} eq 'MUTATION' } @$ops), 1, 'the first sync went through one bulk mutation');
+is($ops->[0]{status}, 'COMPLETED', 'which completed');
+my $p = sql("SELECT state, total, done, linked, fell_back, eta, rate_per_s > 0 FROM kcloud_shopify.bulk_progress()");
+is($p, join('|', 'done', $web, $web, $web - 1, 1, '00:00:00', 't'),
+	'bulk_progress(): done, every line run, all but one linked, one left to ordinary calls');
+is(sql("SELECT count(*) FROM kcloud_shopify.product_link"), $web - 1, 'product links recorded');
+is(sql("SELECT count(*) FROM kcloud_shopify.variant_link v JOIN ci.sku k USING (sku_code)"),
+	sql("SELECT count(*) FROM ci.sku k JOIN ci.style s USING (style_code) WHERE s.internet_active AND s.style_code <> 'DUPE'"),
+	'variant links recorded for every SKU');
+is(sql("SELECT count(*) FROM kcloud_shopify.variant_link WHERE inventory_item_gid IS NULL"), '0', 'with inventory items');
+
+# the failed line fell back to an ordinary productSet and failed there, with Shopify's message
+like(sql("SELECT error FROM kcloud_shopify.failures WHERE ci_key = '{\"style_code\": \"DUPE\"}'"),
+	qr/can't be blank/, 'the refused line fell back to an ordinary call and shows in failures');
+cmp_ok(sql("SELECT count(*) FROM kcloud_shopify.activity_log WHERE operation ~* 'productSet'"), '>', 0,
+	'an ordinary productSet was sent after the bulk run');
+is(sql("SELECT count(*) FROM kcloud_shopify.failures WHERE ci_key <> '{\"style_code\": \"DUPE\"}'"), '0',
+	'no other failures') or diag(sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
+
+# fix it in CI: the style is sent by an ordinary call (below the threshold)
+sql("UPDATE ci.style SET description = 'Twin tee' WHERE style_code = 'DUPE'");
+ok(KcsTest::wait_for_sync($node, 60), 'the fix synced');
+is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failures left');
+$E->check_all('after the bulk first load');
+is(scalar(@{ $sim->state->{bulkOperations} }), 1, 'still one bulk operation');
+
+# a re-run over the whole catalogue: one more bulk run, nothing duplicated
+my $nprod = scalar @{ $sim->state->{products} };
+my $links = sql("SELECT string_agg(style_code || product_gid, ',' ORDER BY style_code) FROM kcloud_shopify.product_link");
+my $vlinks = sql("SELECT md5(string_agg(sku_code || variant_gid || inventory_item_gid, ',' ORDER BY sku_code)) FROM kcloud_shopify.variant_link");
+sql("UPDATE ci.style SET retail_price = retail_price + 1 WHERE style_code IN (SELECT style_code FROM ci.style WHERE internet_active ORDER BY style_code LIMIT 3)");
+ok(KcsTest::wait_for_sync($node, 60), 'three price changes synced (ordinary calls)');
+is(scalar(@{ $sim->state->{bulkOperations} }), 1, 'three changes: no bulk run');
+cmp_ok(sql("SELECT kcloud_shopify.resync_products()"), '>', 10, 'resync_products() over the catalogue');
+ok(KcsTest::wait_for_sync($node, 120), 'resync drained');
+is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'the resync went through a second bulk mutation');
+is(sql("SELECT state, linked, fell_back FROM kcloud_shopify.bulk_progress()"), "done|$web|0", 'every style linked');
+is(scalar(@{ $sim->state->{products} }), $nprod, 'no product duplicated by the re-run');
+is(sql("SELECT string_agg(style_code || product_gid, ',' ORDER BY style_code) FROM kcloud_shopify.product_link"), $links,
+	'product links unchanged');
+is(sql("SELECT md5(string_agg(sku_code || variant_gid || inventory_item_gid, ',' ORDER BY sku_code)) FROM kcloud_shopify.variant_link"),
+	$vlinks, 'variant links unchanged');
+$E->check_all('after a bulk re-run');
+
+# crash: a worker that started run 2's operation and died before reading it.
+# Its links are lost; the next life reads the finished operation instead of
+# sending again.
+my $op2 = $sim->state->{bulkOperations}[1]{id};
+sql("SELECT kcloud_shopify.pause('crash test')");
+my $gone = sql("SELECT string_agg(style_code, ',' ORDER BY style_code) FROM (SELECT style_code FROM kcloud_shopify.product_link ORDER BY style_code LIMIT 5) x");
+sql("DELETE FROM kcloud_shopify.variant_link WHERE style_code = ANY (string_to_array('$gone', ','))");
+sql("DELETE FROM kcloud_shopify.product_link WHERE style_code = ANY (string_to_array('$gone', ','))");
+sql("UPDATE kcloud_shopify.bulk_run SET state = 'running', linked = 0, finished_at = NULL WHERE operation_gid = '$op2'");
+my $pid = KcsTest::worker_pid($node);
+sql("SELECT pg_terminate_backend($pid)");
+KcsTest::wait_for_worker($node, $pid);
+sql("SELECT kcloud_shopify.resume()");
+ok(KcsTest::poll_until($node, "SELECT state || '/' || resumed FROM kcloud_shopify.bulk_run WHERE operation_gid = '$op2'", 'done/true', 60),
+	'the next worker life read the unfinished run\'s results');
+ok(KcsTest::wait_for_sync($node, 60), 'in sync after the restart');
+is(sql("SELECT string_agg(style_code || product_gid, ',' ORDER BY style_code) FROM kcloud_shopify.product_link"), $links,
+	'the lost product links are back');
+is(sql("SELECT md5(string_agg(sku_code || variant_gid || inventory_item_gid, ',' ORDER BY sku_code)) FROM kcloud_shopify.variant_link"),
+	$vlinks, 'the lost variant links are back');
+is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'no bulk operation re-run');
+is(scalar(@{ $sim->state->{products} }), $nprod, 'no product duplicated');
+$E->check_all('after a crash during a bulk run');
+
+# threshold 0: off
+sql("SELECT kcloud_shopify.set_bulk_threshold(0)");
+sql("SELECT kcloud_shopify.resync_products()");
+ok(KcsTest::wait_for_sync($node, 120), 'resync with the bulk path off drained');
+is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'threshold 0: ordinary calls only');
+is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failures at the end')
+  or diag(sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
+done_testing();
