@@ -1042,6 +1042,8 @@ kcs_bulk_products(void)
 
 	if (kcs_dry_run)
 		return;					/* a dry run records per-call requests */
+	/* customId upserts need the shop's metafield definitions, as per call */
+	kcs_ensure_definitions();
 	cxt = AllocSetContextCreate(TopMemoryContext, "kcloud_shopify bulk", ALLOCSET_DEFAULT_SIZES);
 	cur_run = cur_token = 0;
 	PG_TRY();
