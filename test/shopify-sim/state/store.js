@@ -22,6 +22,11 @@ class Store {
     this.variants = new Map();
     this.inventoryItems = new Map();
     this.levels = new Map(); // `${itemNum}:${locNum}` -> level
+    // indexes over levels (a catalogue of 100k items x 3 locations made
+    // every per-item lookup a scan of 300k levels)
+    this.levelsByItem = new Map(); // itemId -> Set of levels
+    this.levelsByLoc = new Map(); // locationId -> Set of levels
+    this.levelsByNum = new Map(); // level num -> level
     this.locations = new Map();
     this.customers = new Map();
     this.orders = new Map();
@@ -93,8 +98,7 @@ class Store {
   getLevelById(levelId) {
     const p = parseGid(levelId);
     if (!p || p.type !== 'InventoryLevel') return null;
-    for (const l of this.levels.values()) if (l.num === p.num) return l;
-    return null;
+    return this.levelsByNum.get(p.num) || null;
   }
   activateLevel(itemId, locId) {
     let l = this.getLevel(itemId, locId);
@@ -106,11 +110,22 @@ class Store {
       inventoryItemId: itemId, locationId: locId, on_hand: 0, committed: 0, createdAt: ts, updatedAt: ts,
     };
     this.levels.set(this.levelKey(itemId, locId), l);
+    this.levelsByNum.set(num, l);
+    if (!this.levelsByItem.has(itemId)) this.levelsByItem.set(itemId, new Set());
+    this.levelsByItem.get(itemId).add(l);
+    if (!this.levelsByLoc.has(locId)) this.levelsByLoc.set(locId, new Set());
+    this.levelsByLoc.get(locId).add(l);
     return l;
   }
-  deleteLevel(l) { this.levels.delete(this.levelKey(l.inventoryItemId, l.locationId)); }
-  levelsOfItem(itemId) { return [...this.levels.values()].filter((l) => l.inventoryItemId === itemId); }
-  levelsAtLocation(locId) { return [...this.levels.values()].filter((l) => l.locationId === locId); }
+  deleteLevel(l) {
+    this.levels.delete(this.levelKey(l.inventoryItemId, l.locationId));
+    this.levelsByNum.delete(l.num);
+    const a = this.levelsByItem.get(l.inventoryItemId); if (a) a.delete(l);
+    const b = this.levelsByLoc.get(l.locationId); if (b) b.delete(l);
+  }
+  // in creation order, like the scans they replace
+  levelsOfItem(itemId) { const s = this.levelsByItem.get(itemId); return s ? [...s].sort((x, y) => x.num - y.num) : []; }
+  levelsAtLocation(locId) { const s = this.levelsByLoc.get(locId); return s ? [...s].sort((x, y) => x.num - y.num) : []; }
 
   activeLocations() { return [...this.locations.values()].filter((l) => l.isActive); }
 
