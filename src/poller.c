@@ -136,7 +136,6 @@ typedef struct KcsPoll
 } KcsPoll;
 
 static TimestampTz kcs_last_poll = 0;
-static bool kcs_poll_requested = false;
 
 /* ------------------------------------------------------------------ db */
 
@@ -657,9 +656,7 @@ kcs_orders_round(void)
 	int			interval = kcs_poll_interval;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (interval <= 0 && !kcs_poll_requested)
-		return;					/* polling switched off */
-	if (!kcs_poll_requested && kcs_last_poll != 0 &&
+	if (kcs_last_poll != 0 &&
 		!TimestampDifferenceExceeds(kcs_last_poll, now, interval * 1000))
 		return;
 	kcs_orders_poll_now();
@@ -682,7 +679,6 @@ kcs_orders_poll_now(void)
 	p.source = "poller";
 	kcs_poll(&p, NULL, NULL, true);
 	kcs_last_poll = GetCurrentTimestamp();
-	kcs_poll_requested = false;
 	if (p.error)
 		elog(LOG, "kcloud_shopify: order poll stopped: %s", p.error);
 	else if (p.invoices + p.credit_notes + p.exceptions > 0)

@@ -274,7 +274,44 @@ kcs_sync_customers(KcsItem *items, int n)
 		MemoryContextSwitchTo(cxt);
 	}
 	if (nmeta > 0)
-		set_codes(meta_items, meta_cs, meta_gids, nmeta, cxt);
+	{
+		/*
+		 * Two CI customers matching one Shopify customer (same phone, say):
+		 * linking the second would steal the first's link, and they would
+		 * take turns for ever.  Refuse it visibly.
+		 */
+		int			k = 0;
+
+		kcs_xact_begin();
+		for (i = 0; i < nmeta; i++)
+		{
+			Oid			types[2] = {TEXTOID, TEXTOID};
+			Datum		vals[2];
+
+			vals[0] = CStringGetTextDatum(meta_gids[i]);
+			vals[1] = CStringGetTextDatum(meta_cs[i]->customer_code);
+			if (SPI_execute_with_args("SELECT customer_code FROM kcloud_shopify.customer_link"
+									  " WHERE customer_gid = $1 AND customer_code <> $2",
+									  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "kcloud_shopify: customer_link lookup failed");
+			if (SPI_processed > 0)
+			{
+				char	   *other = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+				outcome(meta_items[i], KCS_PERMANENT,
+						psprintf("Shopify customer %s (same email or phone) is already linked to CI customer %s",
+								 meta_gids[i], other), 0);
+				continue;
+			}
+			meta_items[k] = meta_items[i];
+			meta_cs[k] = meta_cs[i];
+			meta_gids[k++] = meta_gids[i];
+		}
+		kcs_xact_commit();
+		MemoryContextSwitchTo(cxt);
+		if (k > 0)
+			set_codes(meta_items, meta_cs, meta_gids, k, cxt);
+	}
 
 	MemoryContextSwitchTo(callercxt);
 	MemoryContextDelete(cxt);

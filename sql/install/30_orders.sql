@@ -98,14 +98,17 @@ RETURNS numeric
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE(NULLIF(money_set #>> '{shop_money,amount}', ''),
+    -- rounded to cents here, once: CI stores money as numeric(12,2), and a
+    -- sub-cent amount rounded separately in a total and in its lines would
+    -- make them disagree
+    SELECT pg_catalog.round(COALESCE(NULLIF(money_set #>> '{shop_money,amount}', ''),
                     CASE WHEN pg_catalog.jsonb_typeof(plain) IN ('string', 'number')
                          THEN NULLIF(plain #>> '{}', '') END,
-                    '0')::numeric;
+                    '0')::numeric, 2);
 $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.order_money(jsonb, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.order_money(jsonb, jsonb) IS
-'Internal: a money amount from a REST field and its *_set twin (shop money), 0 when both are absent.';
+'Internal: a money amount from a REST field and its *_set twin (shop money), rounded to cents, 0 when both are absent.';
 
 -- Share of an amount for units [from, from + n) of a line of total units:
 -- cumulative rounding, so the shares of all units add up to the amount.

@@ -131,4 +131,12 @@ my $n1 = $sim->counters->{requests}{customerSet};
 sleep 4;
 is($sim->counters->{requests}{customerSet}, $n1, 'and no further customerSet (no retry loop)');
 
+# --- two CI customers matching one Shopify customer (same phone) ---
+sql("INSERT INTO ci.customer (customer_code, first_name, phone) VALUES ('C2004', 'Twin', '027 555 0102')");
+ok(KcsTest::poll_until($node, "SELECT count(*) FROM kcloud_shopify.failures WHERE kind = 'customer' AND state = 'failed' AND ci_key ->> 'customer_code' = 'C2004'", '1', 30),
+	'a second CI customer with the phone of a linked one is a failure');
+like(sql("SELECT error FROM kcloud_shopify.failures WHERE ci_key ->> 'customer_code' = 'C2004'"), qr/already linked to CI customer C1002/,
+	'naming the customer it collides with');
+is(sql("SELECT count(*) FROM kcloud_shopify.customer_link WHERE customer_code = 'C1002'"), '1', 'the first keeps its link');
+
 done_testing();
