@@ -526,9 +526,9 @@ next_due_ms(void)
 	Datum		d;
 
 	kcs_xact_begin();
-	/* new rows are due at -infinity: clamp, infinite timestamps do not subtract */
-	spi_check(SPI_execute("SELECT EXTRACT(epoch FROM (GREATEST(min(next_attempt_at), clock_timestamp() - interval '1 day')"
-						  " - clock_timestamp())) * 1000 "
+	/* next_attempt_at is -infinity for fresh rows: clamp before subtracting */
+	spi_check(SPI_execute("SELECT EXTRACT(epoch FROM (LEAST(GREATEST(min(next_attempt_at), clock_timestamp()), "
+						  "clock_timestamp() + interval '1 day') - clock_timestamp())) * 1000 "
 						  "FROM kcloud_shopify.queue WHERE state = 'pending'", true, 1),
 			  SPI_OK_SELECT, "next due");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
