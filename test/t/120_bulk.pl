@@ -105,6 +105,13 @@ is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'no bulk operation re-run');
 is(scalar(@{ $sim->state->{products} }), $nprod, 'no product duplicated');
 $E->check_all('after a crash during a bulk run');
 
+# a run that died before its operation started: abandoned, nothing re-read
+sql("INSERT INTO kcloud_shopify.bulk_run (state, styles, total) VALUES ('preparing', '{X1,X2}', 2)");
+sql("SELECT kcloud_shopify.wake()");
+ok(KcsTest::poll_until($node, "SELECT state FROM kcloud_shopify.bulk_run ORDER BY run_id DESC LIMIT 1", 'abandoned', 30),
+	'a run without a bulk operation is marked abandoned');
+is(sql("SELECT count(*) FROM kcloud_shopify.bulk_run WHERE state NOT IN ('done', 'abandoned')"), '0', 'no unfinished run left');
+
 # threshold 0: off
 sql("SELECT kcloud_shopify.set_bulk_threshold(0)");
 sql("SELECT kcloud_shopify.resync_products()");
