@@ -114,7 +114,9 @@ is(shop_names(), ci_names(), 'Shopify equals CI');
 ok($throttled <= 3, "few THROTTLED replies ($throttled)");
 my $rate = ($cost - 60) / $secs;
 note sprintf('%.0f points in %.1f s: %.1f points/s beyond the initial bucket of 60, restore rate 10', $cost, $secs, $rate);
-ok($rate >= 6, sprintf('the backlog drained at %.0f%% of the restore rate', $rate * 10));
+# a figure, not a pass/fail: wall-clock rates move with the machine's load
+# (bench/sync measures pacing); the checks are THROTTLED replies and the outcome
+diag(sprintf('023: the backlog drained at %.0f%% of the restore rate', $rate * 10));
 ok($cost > 60, "the backlog needed more than the bucket ($cost points)");
 is(sql("SELECT bucket_max::int || '/' || bucket_restore_rate::int FROM kcloud_shopify.status"), '60/10',
 	'status shows the plan');
