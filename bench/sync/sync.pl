@@ -59,6 +59,7 @@ KcsTest::connect_sim($node, $sim);
 open(my $csv, '>', 'bench/sync/runs/last-drain.csv') or die;
 print $csv "t,pending,bucket_available,bucket_max,restore_rate,requests,cost_points,throttled\n";
 my $done = 0;
+my ($last_req, $last_req_t, $last_cost) = (-1, 0, 0);
 while (1)
 {
 	my $row = sql("SELECT (SELECT count(*) FROM kcloud_shopify.queue WHERE state IN ('pending','in_flight')),
@@ -67,6 +68,7 @@ while (1)
 	                 FROM kcloud_shopify.worker_state()");
 	my @f = split /\|/, $row;
 	printf $csv "%.1f,%s\n", time - $t0, join(',', @f);
+	if ($f[4] != $last_req) { ($last_req, $last_req_t, $last_cost) = ($f[4], time - $t0, $f[5]); }
 	if ($f[0] == 0) { $done = 1; last; }
 	last if time - $t0 > 7200;
 	usleep(1_000_000);
@@ -81,7 +83,7 @@ my $calls = $c1->{requestsTotal} - $c0->{requestsTotal};
 my $cost = $c1->{costSpent} - $c0->{costSpent};
 my $thr = $c1->{throttled} - $c0->{throttled};
 say_(sprintf("initial sync: %s in %.1f s; %d failed queue rows", $done ? 'drained' : 'NOT drained', $wall, $failed));
-say_(sprintf("  API calls %d (%s), cost points %.0f, THROTTLED replies %d",
+say_(sprintf("  HTTP requests %d (root fields: %s), cost points %.0f, THROTTLED replies %d",
 	$calls, join(', ', map { "$_ $req{$_}" } sort grep { $req{$_} } keys %req), $cost, $thr));
 my $act = sql("SELECT operation, sum(entities), sum(cost), count(*) FROM kcloud_shopify.activity_log
                 GROUP BY 1 ORDER BY 1");
@@ -94,6 +96,10 @@ my $icalls = 0; $icalls += $opn{$_} for grep { /^inventory/ } keys %opn;
 say_(sprintf("  per style: %.2f calls, %.1f cost points; per inventory level: %.4f calls, %.3f cost points",
 	$pcalls / ($web_styles || 1), $pcost / ($web_styles || 1), $icalls / ($levels || 1), $icost / ($levels || 1)));
 say_(sprintf("  achieved %.0f points/s = %.0f%% of the restore rate (%s/s); %.1f styles/s",
+say_(sprintf("  API phase (connect -> last request, %.1f s): %.0f points/s beyond the initial bucket = %.0f%% of the restore rate;"
+	  . " then %.1f s of local work only (queued stock levels the productSet calls already set: checked, no request)",
+	$last_req_t, ($last_cost - $bmax) / ($last_req_t || 1), $rate ? 100 * ($last_cost - $bmax) / ($last_req_t || 1) / $rate : 0,
+	$wall - $last_req_t));
 	$cost / $wall, $rate ? 100 * $cost / $wall / $rate : 0, $rate, $web_styles / $wall));
 say_("  activity log by operation (requests, entities, cost): "
 	  . join('; ', map { "$_ $opn{$_}/$opent{$_}/" . sprintf('%.0f', $opcost{$_}) } sort keys %opn));
