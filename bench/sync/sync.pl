@@ -96,11 +96,11 @@ my $icalls = 0; $icalls += $opn{$_} for grep { /^inventory/ } keys %opn;
 say_(sprintf("  per style: %.2f calls, %.1f cost points; per inventory level: %.4f calls, %.3f cost points",
 	$pcalls / ($web_styles || 1), $pcost / ($web_styles || 1), $icalls / ($levels || 1), $icost / ($levels || 1)));
 say_(sprintf("  achieved %.0f points/s = %.0f%% of the restore rate (%s/s); %.1f styles/s",
+	$cost / $wall, $rate ? 100 * $cost / $wall / $rate : 0, $rate, $web_styles / $wall));
 say_(sprintf("  API phase (connect -> last request, %.1f s): %.0f points/s beyond the initial bucket = %.0f%% of the restore rate;"
 	  . " then %.1f s of local work only (queued stock levels the productSet calls already set: checked, no request)",
 	$last_req_t, ($last_cost - $bmax) / ($last_req_t || 1), $rate ? 100 * ($last_cost - $bmax) / ($last_req_t || 1) / $rate : 0,
 	$wall - $last_req_t));
-	$cost / $wall, $rate ? 100 * $cost / $wall / $rate : 0, $rate, $web_styles / $wall));
 say_("  activity log by operation (requests, entities, cost): "
 	  . join('; ', map { "$_ $opn{$_}/$opent{$_}/" . sprintf('%.0f', $opcost{$_}) } sort keys %opn));
 if ($bulk)
