@@ -201,7 +201,10 @@ my %web_ops = (
 	order => sub {
 		my @c = orderable() or return;
 		my ($vid, $sku, $loc) = @{ pick(@c) };
-		my $later = chance(0.3);
+		# fulfilled later: the simulator assigns such orders to its default
+		# location, which no CI branch is linked to (an exception by design,
+		# docs/orders.md), so they are fulfilled at once at a linked location
+		my $later = 0;
 		my $o = { currency => 'NZD', email => 'web' . ++$n . '@example.com', financialStatus => 'PAID', taxesIncluded => JSON::PP::true(),
 			lineItems => [ { variantId => $vid, quantity => 1 + int(rand(2)) } ] };
 		if (!$later) { $o->{fulfillmentStatus} = 'FULFILLED'; $o->{fulfillment} = { locationId => $loc }; }
