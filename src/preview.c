@@ -100,7 +100,7 @@ preview_inventory(json_t *key, MemoryContext cxt)
 		return nothing("skipped", ls->why);
 	if (ls->action == KCS_LEVEL_WAIT)
 		return nothing("waiting", ls->why);
-	if (lv->known && lv->target == lv->shopify_on_hand && !ls->negative)
+	if (lv->known && lv->target == lv->shopify_on_hand)
 		return nothing("skipped", "Shopify already holds this on_hand");
 	if (!lv->known)
 	{

@@ -558,11 +558,11 @@ kcs_sync_inventory(KcsItem *items, int n)
 			if (w->decided || w->st.action != KCS_LEVEL_SEND || !lv->known)
 				continue;
 			/*
-			 * Equal: nothing to send -- unless CI is below 0, which means
-			 * something oversold: Shopify may have gone below 0 without us
-			 * seeing it, so send the 0 and let the compare-and-set check.
+			 * Equal: nothing to send.  The remembered level is trusted here;
+			 * whatever moves it in Shopify without us (an ingested fulfilment
+			 * or restock, kcloud_shopify.order_stock()) forgets it first.
 			 */
-			if (lv->target == lv->shopify_on_hand && !w->st.negative)
+			if (lv->target == lv->shopify_on_hand)
 				lv->key = NULL;
 			else if (!w->force_new_key && w->st.has_sent && w->st.sent_key &&
 					 w->st.sent_quantity == lv->target)
