@@ -367,7 +367,7 @@ gql(const char *query, json_t *vars, const char *root, KcsReply *reply, char **e
 
 	memset(reply, 0, sizeof(*reply));
 	kcs_graphql_send(query, vars, reply);
-	if (reply->outcome != KCS_OK || reply->data == NULL)
+	if (reply->outcome != KCS_OK)
 	{
 		*error = psprintf("%s: %s", root, reply->error ? reply->error : "no data");
 		return NULL;
@@ -398,7 +398,7 @@ shop_has_products(void)
 
 	memset(&reply, 0, sizeof(reply));
 	kcs_graphql_send("query KcsBulkShopEmpty { products(first: 1) { nodes { id } } }", NULL, &reply);
-	if (reply.outcome == KCS_OK && reply.data)
+	if (reply.outcome == KCS_OK)
 	{
 		nodes = kcs_json_path(reply.data, "products", "nodes", NULL);
 		if (json_is_array(nodes))
@@ -431,10 +431,10 @@ poll_operation(int64 run_id, const char *gid, char **error)
 						 " id status errorCode objectCount rootObjectCount url partialDataUrl } }",
 						 vars, &reply);
 		json_decref(vars);
-		op = (reply.outcome == KCS_OK && reply.data) ? json_object_get(reply.data, "bulkOperation") : NULL;
+		op = (reply.outcome == KCS_OK) ? json_object_get(reply.data, "bulkOperation") : NULL;
 		if (!json_is_object(op))
 		{
-			if (reply.outcome == KCS_OK && reply.data)
+			if (reply.outcome == KCS_OK)
 			{
 				*error = psprintf("bulk operation %s not found", gid);
 				kcs_reply_free(&reply);

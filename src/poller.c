@@ -487,7 +487,7 @@ kcs_poll(KcsPoll *p, const char *since, const char *until, bool move_mark)
 			kcs_graphql_send(kcs_q_list, vars, &reply);
 			json_decref(vars);
 			p->requests++;
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
 				p->error = pstrdup(reply.error ? reply.error : "Shopify request failed");
 				kcs_reply_free(&reply);

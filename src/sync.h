@@ -33,7 +33,9 @@ typedef struct KcsReply
 	KcsOutcome	outcome;		/* transport / top-level GraphQL classification */
 	long		http_status;	/* 0 when no HTTP reply arrived */
 	json_t	   *root;			/* the parsed body, or NULL (freed by kcs_reply_free) */
-	json_t	   *data;			/* borrowed root["data"], or NULL */
+	json_t	   *data;			/* borrowed root["data"]; never NULL when
+								 * outcome is KCS_OK (a reply without data
+								 * is classified KCS_TRANSIENT) */
 	char	   *error;			/* palloc'd text for a failure (Shopify's message) */
 	double		retry_after;	/* seconds to wait before a retry, 0 if none */
 	double		requested_cost;

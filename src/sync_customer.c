@@ -119,10 +119,10 @@ set_codes(KcsItem **items, KcsCustomer **cs, char **gids, int n, MemoryContext c
 		kcs_graphql_send(query, vars, &reply);
 		json_decref(vars);
 		MemoryContextSwitchTo(cxt);
-		if (reply.outcome != KCS_OK || reply.data == NULL)
+		if (reply.outcome != KCS_OK)
 		{
 			for (i = 0; i < count; i++)
-				outcome(items[start + i], reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				outcome(items[start + i], reply.outcome,
 						reply.error ? reply.error : "metafieldsSet failed", reply.retry_after);
 			kcs_reply_free(&reply);
 			continue;
@@ -224,9 +224,9 @@ kcs_sync_customers(KcsItem *items, int n)
 						j;
 			const char *gid;
 
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
-				outcome(&items[ix], reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				outcome(&items[ix], reply.outcome,
 						reply.error ? reply.error : "customerSet failed", reply.retry_after);
 				continue;
 			}

@@ -250,9 +250,9 @@ read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *n
 			json_t	   *level;
 			int			q;
 
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
-				decide(w, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				decide(w, reply.outcome,
 					   reply.error ? reply.error : "reading the inventory level failed", reply.retry_after);
 				continue;
 			}
@@ -316,9 +316,9 @@ activate(InvWork **ws, int n, MemoryContext cxt)
 			int			nerr;
 			int			q;
 
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
-				decide(w, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				decide(w, reply.outcome,
 					   reply.error ? reply.error : "inventoryActivate failed", reply.retry_after);
 				continue;
 			}
@@ -367,11 +367,11 @@ set_chunk(InvWork **ws, int n, MemoryContext cxt)
 	json_decref(vars);
 	MemoryContextSwitchTo(cxt);
 
-	if (reply.outcome != KCS_OK || reply.data == NULL)
+	if (reply.outcome != KCS_OK)
 	{
 		/* keys stay stored: the retry sends the same request */
 		for (i = 0; i < n; i++)
-			decide(ws[i], reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+			decide(ws[i], reply.outcome,
 				   reply.error ? reply.error : "inventorySetQuantities failed", reply.retry_after);
 		kcs_reply_free(&reply);
 		return false;

@@ -221,9 +221,9 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 			char		a[16],
 						v[16];
 
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
-				outcome(w->item, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				outcome(w->item, reply.outcome,
 						reply.error ? reply.error : "product lookup failed", reply.retry_after);
 				w->send = false;
 				w->done = true;
@@ -340,9 +340,9 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 			ProductWork *w = &work[idx[i]];
 			char		p[16];
 
-			if (reply.outcome != KCS_OK || reply.data == NULL)
+			if (reply.outcome != KCS_OK)
 			{
-				outcome(w->item, reply.outcome == KCS_OK ? KCS_TRANSIENT : reply.outcome,
+				outcome(w->item, reply.outcome,
 						reply.error ? reply.error : "productSet failed", reply.retry_after);
 				w->done = true;
 				continue;
