@@ -199,7 +199,7 @@ gql(KcsPoll *p, const char *query, const char *gid)
 	kcs_graphql_send(query, vars, &reply);
 	json_decref(vars);
 	p->requests++;
-	if (reply.outcome == KCS_OK && reply.data != NULL)
+	if (reply.outcome == KCS_OK)
 	{
 		root = reply.root;
 		json_incref(root);

@@ -228,7 +228,7 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 		kcs_graphql_send(query, vars, reply);
 		rc->requests++;
 		CHECK_FOR_INTERRUPTS();
-		if (reply->outcome == KCS_OK && reply->data != NULL)
+		if (reply->outcome == KCS_OK)
 		{
 			/* into the activity log as we go (the backlog is bounded) */
 			kcs_activity_flush();
