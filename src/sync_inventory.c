@@ -634,9 +634,8 @@ queue_branch_levels(const char *branch_code, bool forget)
 	kcs_xact_begin();
 	vals[0] = CStringGetTextDatum(branch_code);
 	if (forget &&
-		SPI_execute_with_args("UPDATE kcloud_shopify.inventory_level"
-							  "   SET shopify_on_hand = NULL, idempotency_key = NULL, sent_quantity = NULL"
-							  " WHERE branch_code = $1", 1, types, vals, NULL, false, 0) != SPI_OK_UPDATE)
+		SPI_execute_with_args("SELECT kcloud_shopify.forget_levels($1)",
+							  1, types, vals, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "kcloud_shopify: forgetting the levels of a branch failed");
 	if (SPI_execute_with_args("INSERT INTO kcloud_shopify.queue (kind, key1, key2)"
 							  " SELECT 'inventory', x.sku, $1 FROM ("

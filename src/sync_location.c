@@ -589,7 +589,7 @@ store_links(KcsItem *items, int n, Branch *br)
 			continue;
 		vals[0] = CStringGetTextDatum(items[i].key1);
 		if (br[i].levels_gone &&
-			SPI_execute_with_args("SELECT kcloud_shopify.location_levels_reset($1)",
+			SPI_execute_with_args("SELECT kcloud_shopify.forget_levels($1)",
 								  1, types, vals, NULL, false, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),

@@ -291,28 +291,6 @@ REVOKE ALL ON FUNCTION kcloud_shopify.link_location(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION kcloud_shopify.link_location(text, text) IS
 'Link a CI branch to an existing Shopify location (numeric id or GID) instead of creating one; queues the branch and its web stock.  Returns the GID.';
 
-/*
- * A location was emptied and deactivated, or reactivated: Shopify's levels
- * there are gone.  Forget what the inventory sync knew about them (the last
- * on_hand and the idempotency key of the last send), so the next send reads
- * and activates the level and is a new request, not a replay of an old one.
- */
-CREATE FUNCTION kcloud_shopify.location_levels_reset(p_branch_code text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF pg_catalog.to_regclass('kcloud_shopify.inventory_level') IS NOT NULL THEN
-        EXECUTE 'UPDATE kcloud_shopify.inventory_level SET shopify_on_hand = NULL, idempotency_key = NULL '
-                'WHERE branch_code = $1' USING p_branch_code;
-    END IF;
-END
-$$;
-REVOKE ALL ON FUNCTION kcloud_shopify.location_levels_reset(text) FROM PUBLIC;
-COMMENT ON FUNCTION kcloud_shopify.location_levels_reset(text) IS
-'Internal (worker): forget the inventory sync''s knowledge of a branch''s Shopify levels after its location was emptied, deactivated or reactivated.';
-
 -- One read-only GraphQL query to the connected shop, for an operator (src/adhoc.c).
 CREATE FUNCTION kcloud_shopify._graphql(query text, variables jsonb DEFAULT NULL)
 RETURNS jsonb

@@ -27,6 +27,27 @@ COMMENT ON TABLE kcloud_shopify.inventory_level IS
 'Last on_hand Shopify reported per CI stock level (the compare-and-set base of the next send), and the idempotency key of a send in progress.';
 
 /*
+ * Forget what the inventory sync knows of Shopify's levels (the last on_hand
+ * and the idempotency key of the last send) when Shopify moved them without
+ * us: a location emptied, deactivated or reactivated (all its levels), a
+ * fulfilment or restock ingested (one SKU).  The next send re-reads the
+ * level and is a new request, not a replay of an old one.
+ */
+CREATE FUNCTION kcloud_shopify.forget_levels(p_branch_code text, p_sku_code text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE kcloud_shopify.inventory_level il
+       SET shopify_on_hand = NULL, idempotency_key = NULL, sent_quantity = NULL
+     WHERE il.branch_code = p_branch_code
+       AND (p_sku_code IS NULL OR il.sku_code = p_sku_code);
+$$;
+REVOKE ALL ON FUNCTION kcloud_shopify.forget_levels(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION kcloud_shopify.forget_levels(text, text) IS
+'Internal: forget the inventory sync''s knowledge of Shopify''s levels at a branch (or of one SKU there) after Shopify moved them itself; the next send re-reads them.';
+
+/*
  * The business date: current_date, unless the settings row 'today_override'
  * holds a date (tests and demos move time with it).
  */

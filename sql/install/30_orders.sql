@@ -312,9 +312,7 @@ BEGIN
     -- what the inventory sync remembers of it is stale: forget it, and the
     -- next send re-reads the level.  Otherwise an oversold level (Shopify -1,
     -- CI -1 sent as 0) would look already in step and stay at -1.
-    UPDATE kcloud_shopify.inventory_level il
-       SET shopify_on_hand = NULL, idempotency_key = NULL, sent_quantity = NULL
-     WHERE il.sku_code = sku AND il.branch_code = branch;
+    PERFORM kcloud_shopify.forget_levels(branch, sku);
 END
 $$;
 REVOKE ALL ON FUNCTION kcloud_shopify.order_stock(text, text, int) FROM PUBLIC;
