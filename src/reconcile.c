@@ -474,18 +474,28 @@ bulk_read(Rc *rc, const char *kind, const char *query, RcBulk *b)
 	return ok;
 }
 
-static void
-bulk_init(RcBulk *b, const char *want_sql, const char *child)
+/*
+ * With more than the threshold of nobjects: one bulk query into b (its
+ * roots: the GIDs want_sql returns).  true when b holds Shopify's state;
+ * false: read page by page.
+ */
+static bool
+bulk_try(Rc *rc, int nobjects, const char *kind, const char *want_sql, const char *child,
+		 const char *query, RcBulk *b)
 {
 	memset(b, 0, sizeof(*b));
+	if (!use_bulk(nobjects))
+		return false;
 	b->want = gid_set(want_sql);
 	b->got = json_pack("{}");
 	b->child = child;
+	return bulk_read(rc, kind, query, b);
 }
 
 static void
 bulk_free(RcBulk *b)
 {
+	/* (json_decref(NULL) is a no-op) */
 	json_decref(b->want);
 	json_decref(b->got);
 	memset(b, 0, sizeof(*b));
@@ -716,15 +726,11 @@ reconcile_products(Rc *rc)
 
 	codes = fetch_all("SELECT style_code FROM kcloud_shopify.product_link ORDER BY 1",
 					  &ncodes, rc->cxt);
-	memset(&bulk, 0, sizeof(bulk));
-	if (use_bulk(ncodes))
-	{
-		bulk_init(&bulk, "SELECT product_gid FROM kcloud_shopify.product_link", "variants");
-		by_bulk = bulk_read(rc, "products",
-							"{ products { edges { node { id title status vendor productType"
-							" variants { edges { node { id sku price compareAtPrice } } } } } } }",
-							&bulk);
-	}
+	by_bulk = bulk_try(rc, ncodes, "products", "SELECT product_gid FROM kcloud_shopify.product_link",
+					   "variants",
+					   "{ products { edges { node { id title status vendor productType"
+					   " variants { edges { node { id sku price compareAtPrice } } } } } } }",
+					   &bulk);
 	for (start = 0; start < ncodes;)
 	{
 		KcsStyle  **st;
@@ -811,8 +817,7 @@ reconcile_products(Rc *rc)
 		start += Max(n, 1);
 	}
 	MemoryContextDelete(chunk);
-	if (bulk.got)
-		bulk_free(&bulk);
+	bulk_free(&bulk);
 }
 
 /* ---------------------------------------------------------- locations */
@@ -967,15 +972,11 @@ reconcile_inventory(Rc *rc)
 					 "  JOIN ci.branch b ON b.branch_code::text = ll.branch_code"
 					 " WHERE ll.active AND b.active AND b.web_stock"
 					 " ORDER BY 1, 2", &nrows, rc->cxt);
-	memset(&bulk, 0, sizeof(bulk));
-	if (use_bulk(nrows))
-	{
-		bulk_init(&bulk, "SELECT inventory_item_gid FROM kcloud_shopify.variant_link", "levels");
-		by_bulk = bulk_read(rc, "inventory",
-							"{ inventoryItems { edges { node { id inventoryLevels { edges { node {"
-							" location { id } quantities(names: [\"on_hand\"]) { name quantity } } } } } } } }",
-							&bulk);
-	}
+	by_bulk = bulk_try(rc, nrows, "inventory", "SELECT inventory_item_gid FROM kcloud_shopify.variant_link",
+					   "levels",
+					   "{ inventoryItems { edges { node { id inventoryLevels { edges { node {"
+					   " location { id } quantities(names: [\"on_hand\"]) { name quantity } } } } } } } }",
+					   &bulk);
 	for (start = 0; start < nrows; start += RC_LEVEL_CHUNK)
 	{
 		int			n = Min(RC_LEVEL_CHUNK, nrows - start);
@@ -1039,8 +1040,7 @@ reconcile_inventory(Rc *rc)
 		MemoryContextReset(chunk);
 	}
 	MemoryContextDelete(chunk);
-	if (bulk.got)
-		bulk_free(&bulk);
+	bulk_free(&bulk);
 }
 
 /* ---------------------------------------------------------- customers */
@@ -1108,15 +1108,11 @@ reconcile_customers(Rc *rc)
 
 	codes = fetch_all("SELECT customer_code FROM kcloud_shopify.customer_link ORDER BY 1",
 					  &ncodes, rc->cxt);
-	memset(&bulk, 0, sizeof(bulk));
-	if (use_bulk(ncodes))
-	{
-		bulk_init(&bulk, "SELECT customer_gid FROM kcloud_shopify.customer_link", NULL);
-		by_bulk = bulk_read(rc, "customers",
-							"{ customers { edges { node { id firstName lastName"
-							" defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } } } } }",
-							&bulk);
-	}
+	by_bulk = bulk_try(rc, ncodes, "customers", "SELECT customer_gid FROM kcloud_shopify.customer_link",
+					   NULL,
+					   "{ customers { edges { node { id firstName lastName"
+					   " defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } } } } }",
+					   &bulk);
 	for (start = 0; start < ncodes; start += RC_NODE_CHUNK)
 	{
 		int			n = Min(RC_NODE_CHUNK, ncodes - start);
@@ -1169,8 +1165,7 @@ reconcile_customers(Rc *rc)
 		MemoryContextReset(chunk);
 	}
 	MemoryContextDelete(chunk);
-	if (bulk.got)
-		bulk_free(&bulk);
+	bulk_free(&bulk);
 }
 
 /* -------------------------------------------------------------- repair */

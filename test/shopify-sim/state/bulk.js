@@ -23,8 +23,9 @@ const QUERY_LINES_PER_STEP = 200;
 // A field's list-ness through NonNull wrappers.
 function isListField(def) { return isListType(getNullableType(def.type)); }
 
-// Checks a bulk query's shape against the schema; returns an error message or null.
-function checkBulkQuery(schema, doc, op) {
+// fieldsOf(selectionSet, type, out): the fields of a selection with the type they are selected on,
+// through inline fragments and fragment spreads
+function fieldLister(schema, doc) {
   const frags = {};
   for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) frags[d.name.value] = d;
   const fieldsOf = (ss, type, out) => {
@@ -35,6 +36,12 @@ function checkBulkQuery(schema, doc, op) {
     }
     return out;
   };
+  return fieldsOf;
+}
+
+// Checks a bulk query's shape against the schema; returns an error message or null.
+function checkBulkQuery(schema, doc, op) {
+  const fieldsOf = fieldLister(schema, doc);
   const roots = fieldsOf(op.selectionSet, schema.getQueryType(), []).filter((f) => !f.node.name.value.startsWith('__'));
   if (roots.length !== 1) return 'Bulk queries must contain exactly one top-level field.';
   const rootDef = schema.getQueryType().getFields()[roots[0].node.name.value];
@@ -78,18 +85,9 @@ function checkBulkQuery(schema, doc, op) {
 // nested connections removed from their node and their nodes given __parentId = the enclosing node's id.
 // Children follow their parent.
 function flattenBulk(schema, doc, op, data) {
-  const frags = {};
-  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) frags[d.name.value] = d;
+  const fieldsOf = fieldLister(schema, doc);
   const lines = [];
   let roots = 0;
-  const fieldsOf = (ss, type, out) => {
-    for (const s of ss.selections) {
-      if (s.kind === Kind.FIELD) out.push({ node: s, type });
-      else if (s.kind === Kind.INLINE_FRAGMENT) fieldsOf(s.selectionSet, s.typeCondition ? schema.getType(s.typeCondition.name.value) : type, out);
-      else if (s.kind === Kind.FRAGMENT_SPREAD && frags[s.name.value]) fieldsOf(frags[s.name.value].selectionSet, schema.getType(frags[s.name.value].typeCondition.name.value), out);
-    }
-    return out;
-  };
   // nodes of a connection value with the selection that applies to them
   const nodesOf = (value, connType, ss) => {
     const out = [];
