@@ -232,10 +232,11 @@ fetch_all(const char *sql, int *nrows, MemoryContext cxt)
 
 /*
  * Send one read; transient failures and THROTTLED replies are retried
- * (paced), anything else ends the call with Shopify's message.
+ * (paced), anything else ends the call with Shopify's message -- or, when
+ * soft, returns false with the failed reply (the caller frees it).
  */
-static void
-send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
+static bool
+send_read_soft(Rc *rc, const char *query, json_t *vars, KcsReply *reply, bool soft)
 {
 	int			attempt;
 
@@ -258,7 +259,7 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 		{
 			/* into the activity log as we go (the backlog is bounded) */
 			kcs_activity_flush();
-			return;
+			return true;
 		}
 		if ((reply->outcome == KCS_TRANSIENT || reply->outcome == KCS_THROTTLED) &&
 			attempt < RC_ATTEMPTS)
@@ -271,12 +272,20 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 			CHECK_FOR_INTERRUPTS();
 			continue;
 		}
+		if (soft)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not read Shopify's state: %s",
 						reply->error ? reply->error : "reply without data"),
 				 errhint("Nothing was queued.  Check kcloud_shopify.status and try again.")));
 	}
+}
+
+static void
+send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
+{
+	(void) send_read_soft(rc, query, vars, reply, false);
 }
 
 /* the rate limiter of this backend starts from what the worker last saw */
@@ -424,9 +433,17 @@ bulk_read(Rc *rc, const char *kind, const char *query, RcBulk *b)
 	const char *url;
 	bool		ok;
 
-	send_read(rc, "mutation KcsReconcileBulk($q: String!) {\n"
-			  "  bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } }\n}",
-			  vars, &reply);
+	if (!send_read_soft(rc, "mutation KcsReconcileBulk($q: String!) {\n"
+						"  bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } }\n}",
+						vars, &reply, true))
+	{
+		json_decref(vars);
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: the bulk query could not start: %s", kind,
+						reply.error ? reply.error : "reply without data")));
+		kcs_reply_free(&reply);
+		return false;
+	}
 	json_decref(vars);
 	payload = json_object_get(reply.data, "bulkOperationRunQuery");
 	nerr = kcs_user_errors(payload, "userErrors", &errs);

@@ -9,7 +9,7 @@ use Test::More;
 use Time::HiRes qw(time);
 use KcsTest;
 
-my ($styles, $colours, $sizes, $customers) = split ' ', ($ENV{KCS_BENCH_RECONCILE} // '2000 2 3 500');
+my ($styles, $colours, $sizes, $customers, $plan) = split ' ', ($ENV{KCS_BENCH_RECONCILE} // '3000 1 3 500 standard');
 my @out;
 sub say_ { my $l = join('', @_); diag($l); push @out, $l; }
 
@@ -32,9 +32,10 @@ KcsTest::connect_sim($node, $sim);
 ok(KcsTest::wait_for_sync($node, 3600), 'first sync drained');
 my $sync_s = time - $t0;
 my %n = map { $_ => sql("SELECT count(*) FROM kcloud_shopify.${_}_link") } qw(product variant customer);
-say_(sprintf("kcloud_shopify reconcile benchmark, rev %s, %s UTC, %d cores; simulator plan plus (bucket 20000, restore 1000/s)",
-	$ENV{KCS_BENCH_REV} // `git -C $ENV{KCS_SRC} rev-parse --short HEAD 2>/dev/null` =~ s/\s+//r || '?',
-	scalar(gmtime()), `nproc` + 0));
+$sim->config(plan => $plan);
+my $cfg = $sim->get('/_sim/config');
+say_(sprintf("kcloud_shopify reconcile benchmark, rev %s, %s UTC, %d cores; reconcile on simulator plan %s (bucket %s, restore %s/s)",
+	$ENV{KCS_BENCH_REV} // '?', scalar(gmtime()), `nproc` + 0, $plan, $cfg->{plan}{max}, $cfg->{plan}{rate}));
 say_(sprintf("catalogue: %d linked styles, %d variants (1 web branch: %d levels), %d customers; first sync %.0f s",
 	$n{product}, $n{variant}, $n{variant}, $n{customer}, $sync_s));
 

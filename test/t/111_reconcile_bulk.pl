@@ -3,8 +3,9 @@
 # read with bulkOperationRunQuery (the simulator's request counters and the
 # activity log show it) and gives exactly the rows the paged reads give for
 # the same drift; an unlinked product in the shop is not reported; a bulk
-# query that fails, times out or is canceled falls back to the paged reads
-# with a NOTICE and the same rows; repair through the bulk path fixes it.
+# query that cannot start (five running, its mutation failing), fails, times
+# out or is canceled falls back to the paged reads with a NOTICE and the same
+# rows; repair through the bulk path fixes it.
 use strict;
 use warnings;
 
@@ -125,6 +126,14 @@ for my $op (@{ $sim->state->{bulkOperations} })
 	next unless $op->{status} eq 'RUNNING';
 	$sim->graphql('mutation($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }', { id => $op->{id} });
 }
+
+# the bulk query's mutation keeps failing (HTTP 500 after every retry): paged reads, not an error
+$sim->config(faults => { error500 => 1, operations => ['bulkOperationRunQuery'] });
+($rows, $bulk, $notice) = reconcile_rows('customer', 1);
+like($notice, qr/reading customers page by page: the bulk query could not start: /,
+	'the bulk mutation failing: a NOTICE, paged reads');
+is($rows, join("\n", grep { /^customer\|/ } split /\n/, $paged), '... the same rows');
+$sim->config(faults => {});
 
 # --- repair through the bulk path ---
 sql("SELECT kcloud_shopify.pause('reconcile bulk test')");
