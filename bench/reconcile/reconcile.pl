@@ -55,6 +55,7 @@ for my $kind (qw(product inventory customer))
 	for my $path (qw(paged bulk))
 	{
 		my $th = $path eq 'bulk' ? 1 : 0;
+		$sim->config(plan => $plan);    # a full bucket for each measure
 		my $c0 = $sim->counters;
 		my $t = time;
 		my $rows = sql("SET kcloud_shopify.reconcile_bulk_threshold = $th;
