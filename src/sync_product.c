@@ -213,7 +213,7 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 		}
 		query = kcs_doc_finish(&doc, "query", "KcsProductLookup");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
@@ -333,7 +333,7 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 		}
 		query = kcs_doc_finish(&doc, "mutation", "KcsProductSet");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
