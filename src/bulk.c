@@ -34,8 +34,14 @@
  * (queue_recover).  If bulk_run shows a run that was not finished and has
  * a bulk operation, its results are read (polling it to the end first) and
  * the links recorded, without acking anything: the rows stay pending and
- * are sent again -- productSet by customId is an upsert and the variant
- * ids are now known, so nothing is duplicated.  A run that died before its
+ * are sent again -- productSet of a new style by customId is an upsert, a
+ * linked one goes by id, and the variant ids are now known, so nothing is
+ * duplicated.
+ *
+ * Linked styles: the line is their productSet by id without a metafield
+ * list (the list would delete the merchant's metafields); their metafield
+ * calls follow by ordinary calls once the results are recorded
+ * (kcs_product_metafields_after_bulk, docs/bulk.md).  A run that died before its
  * operation started is marked abandoned.
  *
  * HTTP: the staged upload and the result download are not GraphQL, so

@@ -11,12 +11,15 @@
  *      variants carrying the style's SKUs (a product made elsewhere, which
  *      is adopted instead of duplicated);
  *   3. productSet per style, several per request (aliases) while the
- *      estimated cost stays under KCS_COST_BUDGET: identifier customId
- *      kcloud.style_code (upsert, so a retry after a lost reply updates the
- *      product it created), or the product id of an adopted product; full
- *      variant list (variant ids sent where known); new variants carry
+ *      estimated cost stays under KCS_COST_BUDGET: a new product by
+ *      customId kcloud.style_code with our metafield list; a linked one
+ *      (link, our customId found, or adopted) by its id WITHOUT a metafield
+ *      list -- productSet would delete the merchant's metafields -- and our
+ *      metafields by metafieldsSet / metafieldsDelete in the same request;
+ *      full variant list (variant ids sent where known); new variants carry
  *      their CI stock at every linked web-stock location;
- *   4. one short transaction records product and variant links, forgets
+ *   4. one short transaction records product and variant links (and the
+ *      keys of our metafields once Shopify confirmed them all), forgets
  *      removed SKUs, records the stock just set, and queues stock levels
  *      Shopify does not know yet.
  * A style deleted in CI is set to DRAFT through its link (never deleted).
