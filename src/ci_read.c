@@ -78,7 +78,8 @@ col_int(int r, int i, bool *isnull)
 
 static const char *STYLES_SQL =
 "SELECT k.i::int, k.code, s.style_code IS NOT NULL, s.internet_active,"
-"       s.description, s.long_description, b.name, g.description, pl.product_gid"
+"       s.description, s.long_description, b.name, g.description, pl.product_gid,"
+"       pg_catalog.array_to_string(pl.metafield_keys, ' ')"
 "  FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS k(code, i)"
 "  LEFT JOIN ci.style s ON s.style_code = k.code"
 "  LEFT JOIN ci.brand b ON b.brand_code = s.brand_code"
@@ -186,6 +187,18 @@ kcs_read_styles(char **codes, int n, MemoryContext cxt)
 		st->vendor = col(r, 7, cxt);
 		st->product_type = col(r, 8, cxt);
 		st->product_gid = col(r, 9, cxt);
+		{
+			/* "ns.key" never holds a space (metafield_key() folds them) */
+			char	   *keys = col(r, 10, cxt);
+			char	   *tok;
+			char	   *save = NULL;
+
+			old = MemoryContextSwitchTo(cxt);
+			for (tok = keys ? strtok_r(keys, " ", &save) : NULL; tok;
+				 tok = strtok_r(NULL, " ", &save))
+				st->sent_keys = lappend(st->sent_keys, tok);
+			MemoryContextSwitchTo(old);
+		}
 		styles[i] = st;
 	}
 
