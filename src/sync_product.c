@@ -230,7 +230,7 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 		}
 		query = kcs_doc_finish(&doc, "query", "KcsProductLookup");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
@@ -421,7 +421,7 @@ product_set(ProductWork *work, int n, MemoryContext cxt, bool metafields_only)
 		query = kcs_doc_finish(&doc, "mutation",
 							   metafields_only ? "KcsProductMetafields" : "KcsProductSet");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
