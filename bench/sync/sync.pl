@@ -106,10 +106,18 @@ say_(sprintf("  per style: %.2f calls, %.1f cost points; per inventory level: %.
 	$pcalls / ($web_styles || 1), $pcost / ($web_styles || 1), $icalls / ($levels || 1), $icost / ($levels || 1)));
 say_(sprintf("  achieved %.0f points/s = %.0f%% of the restore rate (%s/s); %.1f styles/s",
 	$cost / $wall, $rate ? 100 * $cost / $wall / $rate : 0, $rate, $web_styles / $wall));
-say_(sprintf("  API phase (connect -> last request, %.1f s): %.0f points/s beyond the initial bucket = %.0f%% of the restore rate;"
-	  . " then %.1f s of local work only (queued stock levels the productSet calls already set: checked, no request)",
-	$last_req_t, ($last_cost - $bmax) / ($last_req_t || 1), $rate ? 100 * ($last_cost - $bmax) / ($last_req_t || 1) / $rate : 0,
-	$wall - $last_req_t));
+if ($last_cost > $bmax)
+{
+	say_(sprintf("  API phase (connect -> last request, %.1f s): %.0f points/s beyond the initial bucket = %.0f%% of the restore rate;"
+		  . " then %.1f s of local work only (queued stock levels the productSet calls already set: checked, no request)",
+		$last_req_t, ($last_cost - $bmax) / ($last_req_t || 1), $rate ? 100 * ($last_cost - $bmax) / ($last_req_t || 1) / $rate : 0,
+		$wall - $last_req_t));
+}
+else
+{
+	say_(sprintf("  API phase (connect -> last request, %.1f s): within the initial bucket (%.0f of %d points): the restore rate was never the limit",
+		$last_req_t, $last_cost, $bmax));
+}
 # where the time went: a request cycle is local work (claim, read CI, build,
 # record) plus the HTTP round trip (the simulator's work); pacing sleeps are
 # what is left.  The bucket is the limit only when the rest leaves time over.
