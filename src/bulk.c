@@ -34,8 +34,14 @@
  * (queue_recover).  If bulk_run shows a run that was not finished and has
  * a bulk operation, its results are read (polling it to the end first) and
  * the links recorded, without acking anything: the rows stay pending and
- * are sent again -- productSet by customId is an upsert and the variant
- * ids are now known, so nothing is duplicated.  A run that died before its
+ * are sent again -- productSet of a new style by customId is an upsert, a
+ * linked one goes by id, and the variant ids are now known, so nothing is
+ * duplicated.
+ *
+ * Linked styles: the line is their productSet by id without a metafield
+ * list (the list would delete the merchant's metafields); their metafield
+ * calls follow by ordinary calls once the results are recorded
+ * (kcs_product_metafields_after_bulk, docs/bulk.md).  A run that died before its
  * operation started is marked abandoned.
  *
  * HTTP: the staged upload and the result download are not GraphQL, so
@@ -82,6 +88,7 @@
 
 void		kcs_bulk_products(void);
 extern bool kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload);
+extern void kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
 
 static TimestampTz last_failed_run = 0;
 /* the run in progress, for clean-up after an error */
@@ -901,8 +908,16 @@ bulk_run(MemoryContext cxt)
 				continue;
 			}
 		}
+		/*
+		 * A bulk line holds one mutation: the productSet alone.  A new
+		 * product carries its metafield list (it has no merchant
+		 * metafields); a linked one goes by id without it (the list would
+		 * delete the merchant's metafields) and its metafieldsSet /
+		 * metafieldsDelete follow by ordinary calls once the run is read
+		 * (kcs_product_metafields_after_bulk, docs/bulk.md).
+		 */
 		kcs_doc_init(&doc);
-		kcs_product_set_add(&doc, st);
+		kcs_product_set_line_add(&doc, st);
 		q = line_mutation(&doc);
 		if (mutation == NULL)
 			mutation = q;
@@ -1053,6 +1068,9 @@ bulk_run(MemoryContext cxt)
 		/* 4 and 5 */
 		pgstat_report_activity(STATE_RUNNING, "waiting for a bulk product load");
 		state = complete_run(run_id, path, litems, lstyles, nl, ok, &error);
+		/* linked styles: their metafields, by ordinary calls */
+		pgstat_report_activity(STATE_RUNNING, "sending the metafields of a bulk load's linked styles");
+		kcs_product_metafields_after_bulk(litems, lstyles, ok, nl);
 		MemoryContextSwitchTo(cxt);
 		finish_run(run_id, token, true, litems, ok, nl, state, error);
 	}

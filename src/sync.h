@@ -50,6 +50,15 @@ typedef struct KcsReply
  * bucket is short).  Does not steal the reference to variables.
  */
 extern void kcs_graphql_send(const char *query, json_t *variables, KcsReply *reply);
+/*
+ * The same, for a document whose requested cost the caller has estimated
+ * (KcsDoc.cost): the pace waits for that many points when the document's
+ * text has not been sent before (aliased batches rarely repeat their text),
+ * instead of a small default that would go out early and come back
+ * THROTTLED once the bucket runs near empty.
+ */
+extern void kcs_graphql_send_cost(const char *query, json_t *variables, double expected_cost,
+								  KcsReply *reply);
 extern void kcs_reply_free(KcsReply *reply);
 
 /* One claimed queue row. */

@@ -240,7 +240,7 @@ read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *n
 			kcs_inventory_read_add(&doc, &ws[start + i]->st.level);
 		query = kcs_doc_finish(&doc, "query", "KcsInventoryLevels");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < count; i++)
 		{
@@ -305,7 +305,7 @@ activate(InvWork **ws, int n, MemoryContext cxt)
 			kcs_inventory_activate_add(&doc, &ws[start + i]->st.level, new_key());
 		query = kcs_doc_finish(&doc, "mutation", "KcsInventoryActivate");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < count; i++)
 		{

@@ -2,10 +2,12 @@
 # sales, stock movements, branches, customers, internet active on and off,
 # deletions) while the simulator injects faults, the worker is SIGKILLed and
 # PostgreSQL is stopped (immediate) at random moments, and web orders are
-# placed, fulfilled and refunded in Shopify.  Then quiesce and check: every
+# placed, fulfilled (at once, or later after moving the fulfilment order to a
+# linked location) and refunded in Shopify.  Then quiesce and check: every
 # field we own in Shopify equals CI; each fulfilment is exactly one invoice,
-# each refund one credit note; CI stock equals Shopify on_hand at every
-# linked level; no duplicate Shopify object; no failure row.
+# each refund one credit note, each invoice at the branch fulfilled from;
+# CI stock equals Shopify on_hand at every linked level; no duplicate Shopify
+# object; no failure row.
 #
 #   KCS_SEED=n             the seed (printed; the same seed makes the same choices, as far as
 #                          the timing of the worker and the restarts lets it)
@@ -168,8 +170,9 @@ my @op_weights = (price => 8, sale => 4, new_style => 3, new_sku => 2, stock => 
 	customer => 5, internet => 3, delete => 2);
 
 # --- web orders in Shopify ---------------------------------------------------
-my $ORDER = 'mutation($o: OrderCreateOrderInput!) { orderCreate(order: $o) { order { id fulfillmentOrders(first: 1) { nodes { id } } } userErrors { field message } } }';
+my $ORDER = 'mutation($o: OrderCreateOrderInput!) { orderCreate(order: $o) { order { id fulfillmentOrders(first: 1) { nodes { id assignedLocation { location { id } } } } } userErrors { field message } } }';
 my $FULFIL = 'mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { fulfillment { id } userErrors { field message } } }';
+my $MOVE = 'mutation($id: ID!, $l: ID!) { fulfillmentOrderMove(id: $id, newLocationId: $l) { movedFulfillmentOrder { id assignedLocation { location { id } } } userErrors { field message } } }';
 my $REFUND = 'mutation($input: RefundInput!, $k: String!) { refundCreate(input: $input) @idempotent(key: $k) { refund { id } userErrors { field message } } }';
 
 # a variant Shopify sells with a level at a location of an original branch
@@ -196,15 +199,16 @@ sub orderable
 	return @c;
 }
 
-my %web = (orders => 0, fulfilled_later => 0, refunds => 0, order_errors => 0);
+my %web = (orders => 0, fulfilled_later => 0, moved => 0, refunds => 0, order_errors => 0);
 my %web_ops = (
 	order => sub {
 		my @c = orderable() or return;
 		my ($vid, $sku, $loc) = @{ pick(@c) };
-		# fulfilled later: the simulator assigns such orders to its default
-		# location, which no CI branch is linked to (an exception by design,
-		# docs/orders.md), so they are fulfilled at once at a linked location
-		my $later = 0;
+		# fulfilled later: Shopify may assign the order to a location no CI
+		# branch is linked to (the simulator's default 'Shop location'; an
+		# exception by design, docs/orders.md), so the fulfilment order is moved
+		# to the linked location first, as a merchant would, then fulfilled
+		my $later = chance(0.3);
 		my $o = { currency => 'NZD', email => 'web' . ++$n . '@example.com', financialStatus => 'PAID', taxesIncluded => JSON::PP::true(),
 			lineItems => [ { variantId => $vid, quantity => 1 + int(rand(2)) } ] };
 		if (!$later) { $o->{fulfillmentStatus} = 'FULFILLED'; $o->{fulfillment} = { locationId => $loc }; }
@@ -213,10 +217,18 @@ my %web_ops = (
 		my $id = $r->{data}{orderCreate}{order}{id};
 		if (!$id) { $web{order_errors}++; diag('orderCreate: ' . KcsTest::json_encode($r)); return; }
 		$web{orders}++;
-		push @pending_fo, [ $id, $r->{data}{orderCreate}{order}{fulfillmentOrders}{nodes}[0]{id} ] if $later;
+		my $fo = $r->{data}{orderCreate}{order}{fulfillmentOrders}{nodes}[0];
+		push @pending_fo, [ $id, $fo->{id}, $loc, $fo->{assignedLocation}{location}{id} // '' ] if $later;
 	},
 	fulfil => sub {
 		my $p = shift @pending_fo or return;
+		if ($p->[3] ne $p->[2])
+		{
+			my $m = $sim->graphql($MOVE, { id => $p->[1], l => $p->[2] });
+			my $at = $m->{data}{fulfillmentOrderMove}{movedFulfillmentOrder}{assignedLocation}{location}{id} // '';
+			if ($at ne $p->[2]) { $web{order_errors}++; diag('fulfillmentOrderMove: ' . KcsTest::json_encode($m)); return; }
+			$web{moved}++;
+		}
 		my $r = $sim->graphql($FULFIL, { f => { lineItemsByFulfillmentOrder => [ { fulfillmentOrderId => $p->[1] } ] } });
 		if ($r->{data}{fulfillmentCreate}{fulfillment}{id}) { $web{fulfilled_later}++; }
 		else { $web{order_errors}++; diag('fulfillmentCreate: ' . KcsTest::json_encode($r)); }
@@ -325,14 +337,15 @@ my $c = $sim->counters;
 my $nf = 0;
 $nf += $_ for values %{ $c->{faults} };
 diag(sprintf('080_chaos: %d steps, %d CI changes (%s); faults injected %d (%s) in %d configurations; '
-		. '%d worker SIGKILLs, %d immediate restarts; web: %d orders (%d fulfilled later), %d refunds, %d errors; '
+		. '%d worker SIGKILLs, %d immediate restarts; web: %d orders (%d fulfilled later, %d of them after a fulfilment order move), %d refunds, %d errors; '
 		. '%d requests to Shopify',
 	$steps, $ci_changes, join(' ', map { "$_=$did{$_}" } sort keys %did), $nf,
 	join(' ', map { "$_=$c->{faults}{$_}" } sort keys %{ $c->{faults} }), $chaos{fault_configs},
-	$chaos{worker_kills}, $chaos{restarts}, $web{orders}, $web{fulfilled_later}, $web{refunds}, $web{order_errors},
+	$chaos{worker_kills}, $chaos{restarts}, $web{orders}, $web{fulfilled_later}, $web{moved}, $web{refunds}, $web{order_errors},
 	$c->{requestsTotal}));
 
 # --- the checks ------------------------------------------------------------------
+is($web{order_errors}, 0, 'Shopify accepted every web order, fulfilment order move, fulfilment and refund of the test');
 my $state = $st;
 is($E->shop_products($state), $E->expected_products, 'products and variants equal CI');
 is($E->shop_metafields($state), $E->expected_metafields, 'metafields equal CI');
@@ -364,6 +377,15 @@ is(scalar(@missing), 0, 'every fulfilment in Shopify (' . scalar(@shop_fx) . ') 
 is(scalar(keys %ci_fx), scalar(@shop_fx), 'and no invoice for a fulfilment Shopify does not have');
 is(sql("SELECT count(*) FROM ci.invoice WHERE source = 'WEB'"), scalar(@shop_fx), 'one web invoice per fulfilment');
 is(sql("SELECT count(DISTINCT invoice_no) FROM kcloud_shopify.order_fulfillment"), scalar(@shop_fx), 'no invoice shared');
+# each invoice at the branch linked to the location Shopify fulfilled from
+# (for an order fulfilled later: the location its fulfilment order was moved to)
+my %fx_loc = map { my $o = $_; map { my ($num) = $_->{id} =~ /(\d+)$/; ($num => $_->{locationId}) } @{ $o->{fulfillments} } } @{ $st->{orders} };
+my %inv_loc = map { split /\|/ } col("SELECT f.fulfillment_id || '|' || coalesce(ll.location_gid, 'branch ' || coalesce(i.branch_code, '-'))
+                                      FROM kcloud_shopify.order_fulfillment f JOIN ci.invoice i USING (invoice_no)
+                                      LEFT JOIN kcloud_shopify.location_link ll ON ll.branch_code = i.branch_code");
+my @wrong_branch = sort grep { defined $inv_loc{$_} && $inv_loc{$_} ne $fx_loc{$_} } keys %fx_loc;
+is(join(', ', map { "fulfilment $_ at $fx_loc{$_}, invoice at $inv_loc{$_}" } @wrong_branch), '',
+	'every invoice is at the branch of the location Shopify fulfilled from');
 
 my @shop_rf = map { @{ $_->{refunds} } } @{ $st->{orders} };
 my %ci_rf = map { split /\|/ } col("SELECT refund_id || '|' || coalesce(credit_no::text, 'none') FROM kcloud_shopify.order_refund");

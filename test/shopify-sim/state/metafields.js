@@ -101,6 +101,25 @@ function metafieldResolvers(sim) {
         ctx.sim.counters.mutationsApplied++;
         return { metafields: out, userErrors: [] };
       },
+      // metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): deletedMetafields lists, in input
+      // order, the identifier of each metafield deleted, or null where there was none (owner or
+      // metafield not found) -- not an error, as in Shopify
+      metafieldsDelete(args, ctx) {
+        const store = st(); const M = sim.metafields;
+        const ts = store.nowMs();
+        let changed = false;
+        const deleted = args.metafields.map((mi) => {
+          const owner = store.findOwner(mi.ownerId);
+          const m = owner ? M.find(owner, mi.namespace, mi.key) : null;
+          if (!m) return null;
+          owner.metafields = owner.metafields.filter((x) => x !== m);
+          owner.updatedAt = ts;
+          changed = true;
+          return { ownerId: owner.id, namespace: m.namespace, key: m.key };
+        });
+        if (changed) ctx.sim.counters.mutationsApplied++;
+        return { deletedMetafields: deleted, userErrors: [] };
+      },
     },
   };
 }
