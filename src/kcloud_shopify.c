@@ -43,6 +43,7 @@ int			kcs_lease_s = 300;
 int			kcs_max_backoff_s = 300;
 int			kcs_poll_interval = 60;
 int			kcs_reconcile_bulk_threshold = 200;
+int			kcs_reconcile_bulk_timeout_ms = 600000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -184,6 +185,10 @@ _PG_init(void)
 							"Products count styles, inventory the levels compared, customers the linked customers.",
 							&kcs_reconcile_bulk_threshold, 200, 0, INT_MAX, PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.reconcile_bulk_timeout",
+							"Longest wait of reconcile() for its bulk query before it cancels it and reads page by page.", NULL,
+							&kcs_reconcile_bulk_timeout_ms, 600000, 1000, INT_MAX, PGC_USERSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kcloud_shopify.request_timeout",
 							"Longest time one request to Shopify may take.", NULL,
 							&kcs_request_timeout_ms, 30000, 100, 600000, PGC_SIGHUP,

@@ -42,8 +42,10 @@
  * linked objects, rebuilt into the shape of the paged replies and fed to
  * the same comparisons, so both paths give the same rows.  A bulk query
  * that cannot start, ends other than COMPLETED, takes longer than
- * RC_BULK_TIMEOUT_MS (it is then canceled) or whose file cannot be read
- * falls back to the paged reads with a NOTICE.  The cost arithmetic behind
+ * kcloud_shopify.reconcile_bulk_timeout (it is then canceled) or whose file
+ * cannot be read falls back to the paged reads with a NOTICE.  A cancel
+ * (statement_timeout) while it runs ends the call; Shopify finishes the
+ * operation unread.  The cost arithmetic behind
  * the default threshold is in docs/operations.md.
  *
  * With repair the fixes are queued for the worker: the style, the stock
@@ -84,7 +86,6 @@ PG_FUNCTION_INFO_V1(kcloud_shopify_reconcile);
 #define RC_LEVEL_CHUNK		200		/* stock levels per read, 4 points each */
 #define RC_NODE_CHUNK		50		/* locations / customers per nodes(ids:) */
 #define RC_ATTEMPTS			4		/* sends of one read before giving up */
-#define RC_BULK_TIMEOUT_MS	(10 * 60 * 1000)	/* a bulk query's time to finish */
 
 /*
  * What a bulk query brought back: the linked root objects by GID, their
@@ -459,7 +460,7 @@ bulk_read(Rc *rc, const char *kind, const char *query, RcBulk *b)
 		return false;
 	}
 
-	op = kcs_bulk_poll(gid, RC_BULK_TIMEOUT_MS, &error);
+	op = kcs_bulk_poll(gid, kcs_reconcile_bulk_timeout_ms, &error);
 	if (op == NULL)
 	{
 		bulk_cancel(gid);

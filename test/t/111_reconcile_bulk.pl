@@ -127,6 +127,36 @@ for my $op (@{ $sim->state->{bulkOperations} })
 	$sim->graphql('mutation($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }', { id => $op->{id} });
 }
 
+# a bulk query that does not finish: past kcloud_shopify.reconcile_bulk_timeout it is canceled and the
+# kind read page by page; a statement_timeout while it runs ends the call (interrupts are served)
+$sim->config(faults => { bulkQuery => 'STALL' });
+{
+	my ($out, $err) = ('', '');
+	my $before = $sim->counters->{requests}{bulkOperationCancel} // 0;
+	$node->psql('postgres', <<'SQL', stdout => \$out, stderr => \$err);
+SET kcloud_shopify.reconcile_bulk_threshold = 1;
+SET kcloud_shopify.reconcile_bulk_timeout = '2s';
+SELECT count(*) FROM kcloud_shopify.reconcile('customer');
+SQL
+	like($err, qr/NOTICE:  reading customers page by page: bulk operation \S+ did not finish in time/,
+		'a bulk query past its timeout: a NOTICE');
+	is($out, scalar(grep { /^customer\|/ } split /\n/, $paged), '... and the rows of the paged reads');
+	is(($sim->counters->{requests}{bulkOperationCancel} // 0) - $before, 1, '... after canceling it');
+	$node->psql('postgres', <<'SQL', stdout => \$out, stderr => \$err);
+SET kcloud_shopify.reconcile_bulk_threshold = 1;
+SET statement_timeout = '2s';
+SELECT count(*) FROM kcloud_shopify.reconcile('customer');
+SQL
+	like($err, qr/canceling statement due to statement timeout/,
+		'statement_timeout stops a call waiting for its bulk query (else it would wait the 10 minutes)');
+}
+$sim->config(faults => {});
+for my $op (@{ $sim->state->{bulkOperations} })
+{
+	next unless $op->{status} eq 'RUNNING';
+	$sim->graphql('mutation($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }', { id => $op->{id} });
+}
+
 # the bulk query's mutation keeps failing (HTTP 500 after every retry): paged reads, not an error
 $sim->config(faults => { error500 => 1, operations => ['bulkOperationRunQuery'] });
 ($rows, $bulk, $notice) = reconcile_rows('customer', 1);
