@@ -22,19 +22,10 @@ KcsTest::wait_for_worker($node);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
+require "$KcsTest::SRC/test/t/drift.pm";
+
 # the rows of reconcile() without the GIDs, sorted: kind|ci_key|drift|field|ci|shopify
-sub drift_rows
-{
-	my ($kind, $repair) = @_;
-	$repair = $repair ? 'true' : 'false';
-	return sql(<<"SQL");
-SELECT line FROM (
-  SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
-                   coalesce(shopify_value, '')) AS line
-    FROM kcloud_shopify.reconcile('$kind', $repair)) r
- ORDER BY line COLLATE "C";
-SQL
-}
+sub drift_rows { return sql(Drift::rows_sql(@_)); }
 
 # --- the function itself: owner only, documented, checks its argument ---
 is(sql(<<'SQL'), 'false|true', 'reconcile() is not executable by PUBLIC and has a comment');
@@ -75,7 +66,6 @@ ok(sql("SELECT count(*) FROM kcloud_shopify.activity WHERE operation IN ('produc
 	'its requests are in the activity log');
 
 # --- drift made directly in Shopify ---
-require "$KcsTest::SRC/test/t/drift.pm";
 my $chr_l = sql("SELECT variant_gid FROM kcloud_shopify.variant_link WHERE sku_code = 'MER-CREW-CHR-L'");
 my $links = Drift::make($node, $sim);
 my %loc = %{ $links->{loc} };

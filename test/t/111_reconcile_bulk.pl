@@ -23,23 +23,17 @@ KcsTest::connect_sim($node, $sim);
 ok(KcsTest::wait_for_sync($node, 90), 'first sync drained');
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
+require "$KcsTest::SRC/test/t/drift.pm";
 
 # reconcile(kind, repair) with a bulk threshold (0 = paged): the rows without
 # GIDs, sorted; the NOTICEs; how many bulk queries the simulator was asked for
 sub reconcile_rows
 {
 	my ($kind, $threshold, $repair) = @_;
-	$repair = $repair ? 'true' : 'false';
 	my $before = $sim->counters->{requests}{bulkOperationRunQuery} // 0;
 	my ($out, $err) = ('', '');
-	$node->psql('postgres', <<"SQL", stdout => \$out, stderr => \$err, on_error_die => 1);
-SET kcloud_shopify.reconcile_bulk_threshold = $threshold;
-SELECT line FROM (
-  SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
-                   coalesce(shopify_value, '')) AS line
-    FROM kcloud_shopify.reconcile('$kind', $repair)) r
- ORDER BY line COLLATE "C";
-SQL
+	$node->psql('postgres', "SET kcloud_shopify.reconcile_bulk_threshold = $threshold;\n" . Drift::rows_sql($kind, $repair),
+		stdout => \$out, stderr => \$err, on_error_die => 1);
 	my $bulk = ($sim->counters->{requests}{bulkOperationRunQuery} // 0) - $before;
 	return ($out, $bulk, join("\n", grep { /NOTICE/ } split /\n/, $err));
 }
@@ -63,7 +57,6 @@ my $r = $sim->graphql('mutation { productSet(input: {title: "Not ours", productO
 is_deeply($r->{data}{productSet}{userErrors}, [], 'an unlinked product made in Shopify');
 
 # --- drift made directly in Shopify: both paths, the same rows ---
-require "$KcsTest::SRC/test/t/drift.pm";
 Drift::make($node, $sim);
 
 my ($paged, $pb) = reconcile_rows('all', 0);

@@ -1,5 +1,5 @@
-# Helper of the reconcile TAP tests (110, 111): the same drift made directly
-# in the simulator after a first sync of the small data set.
+# Helpers of the reconcile TAP tests (110, 111): the same drift made directly
+# in the simulator after a first sync of the small data set; the rows query.
 package Drift;
 
 use strict;
@@ -26,6 +26,21 @@ sub make
 	$sim->tamper(op => 'deleteCustomer', id => $c1004);
 	$sim->tamper(op => 'deactivateLocation', id => $loc{CHC});
 	return { loc => \%loc, prod => \%prod, c1004 => $c1004 };
+}
+
+# the query of reconcile(kind, repair)'s rows without the GIDs, sorted:
+# kind|ci_key|drift|field|ci|shopify
+sub rows_sql
+{
+	my ($kind, $repair) = @_;
+	$repair = $repair ? 'true' : 'false';
+	return <<"SQL";
+SELECT line FROM (
+  SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
+                   coalesce(shopify_value, '')) AS line
+    FROM kcloud_shopify.reconcile('$kind', $repair)) r
+ ORDER BY line COLLATE "C";
+SQL
 }
 
 1;
