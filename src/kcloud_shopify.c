@@ -42,6 +42,7 @@ int			kcs_idle_interval_ms = 60000;
 int			kcs_lease_s = 300;
 int			kcs_max_backoff_s = 300;
 int			kcs_poll_interval = 60;
+int			kcs_reconcile_bulk_threshold = 200;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -177,6 +178,11 @@ _PG_init(void)
 	DefineCustomIntVariable("kcloud_shopify.batch_size_customer",
 							"Customers claimed per batch.", NULL,
 							&kcs_batch_customer, 25, 1, 250, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.reconcile_bulk_threshold",
+							"reconcile() reads a kind with more linked objects than this with one bulk query (0 = never).",
+							"Products count styles, inventory the levels compared, customers the linked customers.",
+							&kcs_reconcile_bulk_threshold, 200, 0, INT_MAX, PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("kcloud_shopify.request_timeout",
 							"Longest time one request to Shopify may take.", NULL,

@@ -88,6 +88,14 @@ extern void kcs_sync_locations(KcsItem *items, int n);
 extern void kcs_sync_customers(KcsItem *items, int n);
 
 /*
+ * bulk.c, for a backend's bulk query (reconcile.c): poll a bulk operation
+ * until it ends (or timeout_ms), and read its result file line by line.
+ */
+extern json_t *kcs_bulk_poll(const char *gid, long timeout_ms, char **error);
+extern bool kcs_bulk_read_lines(const char *url, void (*fn) (const char *line, void *arg),
+								void *arg, char **error);
+
+/*
  * Per-round hooks of the worker loop, implemented by other areas and called
  * (if linked in: weak symbols) with no transaction open:
  *   kcs_entities_round_start(): before claiming; e.g. queue styles whose
