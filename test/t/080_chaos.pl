@@ -393,6 +393,9 @@ my @rmissing = grep { my ($num) = $_->{id} =~ /(\d+)$/; !$ci_rf{$num} } @shop_rf
 is(scalar(@rmissing), 0, 'every refund in Shopify (' . scalar(@shop_rf) . ') was ingested');
 is(sql("SELECT count(*) FROM ci.credit_note"), sql("SELECT count(*) FROM kcloud_shopify.order_refund WHERE credit_no IS NOT NULL"),
 	'one credit note per ingested refund');
+# the test refunds fulfilled (invoiced) units only, returned or not: each is credited
+is(sql("SELECT string_agg(refund_id::text, ', ') FROM kcloud_shopify.order_refund WHERE credit_no IS NULL"), '',
+	'no refund ingested without its credit note');
 is(sql("SELECT count(*) FROM kcloud_shopify.order_refund"), scalar(@shop_rf), 'no refund ingested that Shopify does not have');
 
 my %locnames;
