@@ -83,6 +83,13 @@ while (1)
 }
 close $csv;
 my $wall = time - $t0;
+# the API phase ends with the last sync request; the order poller's polls
+# (operation 'orders', every few seconds) go on while stock levels are checked
+{
+	my ($end, $c) = split /\|/, sql("SELECT EXTRACT(epoch FROM max(at)), sum(cost)
+	                                  FROM kcloud_shopify.activity_log WHERE operation <> 'orders'");
+	($last_req_t, $last_cost) = ($end - $t0, $c) if $end;
+}
 my ($wcpu, $scpu, $busy) = (cpu_s($wpid) - $wcpu0, cpu_s($sim->pid) - $scpu0, busy_s() - $busy0);
 my $c1 = $sim->counters;
 my $failed = sql("SELECT count(*) FROM kcloud_shopify.queue WHERE state = 'failed'");
