@@ -769,7 +769,13 @@ product_set_add(KcsDoc *doc, KcsStyle *st, bool calls)
 		}
 		kcs_json_set_str(input, "vendor", st->vendor);
 		kcs_json_set_str(input, "productType", st->product_type);
-		kcs_json_set_str(input, "status", st->internet_active ? "ACTIVE" : "DRAFT");
+		/*
+		 * A style without SKUs has nothing to sell, and Shopify keeps a
+		 * product's last variant (CANNOT_DELETE_LAST_VARIANT) with its stock:
+		 * hide it until it has SKUs again.
+		 */
+		kcs_json_set_str(input, "status",
+						 st->internet_active && st->skus != NIL ? "ACTIVE" : "DRAFT");
 		/* the full list only for a new product: it has no merchant metafields */
 		if (st->product_gid == NULL)
 			json_object_set_new(input, "metafields", json_incref(mfs));

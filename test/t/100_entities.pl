@@ -72,6 +72,17 @@ $E->sql("UPDATE ci.style SET internet_active = true WHERE style_code = 'PUF-JKT'
 ok(KcsTest::wait_for_sync($node, 30), 'reactivation synced');
 is($E->product_of('PUF-JKT')->{status}, 'ACTIVE', 'internet_active on again -> ACTIVE');
 
+# --- every SKU of a style deleted: hidden (Shopify keeps a product's last variant) ---
+$E->sql("CREATE TABLE puf_sku AS SELECT * FROM ci.sku WHERE style_code = 'PUF-JKT';
+         CREATE TABLE puf_stock AS SELECT st.* FROM ci.stock st JOIN ci.sku k USING (sku_code) WHERE k.style_code = 'PUF-JKT'");
+$E->sql("DELETE FROM ci.sku WHERE style_code = 'PUF-JKT'");
+ok(KcsTest::wait_for_sync($node, 30), 'SKU-less style synced');
+is($E->product_of('PUF-JKT')->{status}, 'DRAFT', 'a style without SKUs -> DRAFT (nothing to sell)');
+$E->sql("INSERT INTO ci.sku SELECT * FROM puf_sku; INSERT INTO ci.stock SELECT * FROM puf_stock; DROP TABLE puf_sku, puf_stock");
+ok(KcsTest::wait_for_sync($node, 30), 'SKUs back synced');
+is($E->product_of('PUF-JKT')->{status}, 'ACTIVE', 'SKUs back -> ACTIVE');
+$E->check_all('after a style lost and regained its SKUs');
+
 # --- adoption: a product made in Shopify with the SKUs of a new style ---
 my $made = $sim->graphql('mutation($i: ProductSetInput!) { productSet(input: $i) { product { id variants(first: 5) { nodes { id sku } } } userErrors { message } } }',
 	{ i => { title => 'Hand-made listing', status => 'ACTIVE', vendor => 'someone',

@@ -108,7 +108,7 @@ v AS (
     FROM ci.sku k JOIN st s USING (style_code) CROSS JOIN t)
 SELECT line FROM (
   SELECT s.style_code || '|' || s.description || '|' || coalesce(s.brand, '') || '|' || coalesce(s.grp, '') || '|' ||
-         CASE WHEN s.internet_active THEN 'ACTIVE' ELSE 'DRAFT' END || '|' ||
+         CASE WHEN s.internet_active AND EXISTS (SELECT 1 FROM ci.sku k WHERE k.style_code = s.style_code) THEN 'ACTIVE' ELSE 'DRAFT' END || '|' ||
          replace(replace(coalesce(s.long_description, ''), '\', '\\'), E'\n', '\n') AS line
     FROM st s
   UNION ALL
