@@ -81,6 +81,26 @@ INSERT INTO kcloud_shopify.variant_link VALUES
 SELECT v->>'sku' AS sku, v->>'id' AS id, v->'inventoryQuantities' AS quantities
   FROM jsonb_array_elements(kcloud_shopify.preview('product', '{"style_code": "S1"}')
                             #> '{variables,input0,variants}') v;
+-- linked: by id and without a metafield list (productSet would delete every metafield not in
+-- it, the merchant's included); ours follow as metafieldsSet (ownerId = the product), and the
+-- ones of ours CI no longer has (keys last confirmed minus keys now) as metafieldsDelete;
+-- custom.care_guide is the merchant's and never deleted
+UPDATE kcloud_shopify.product_link
+   SET metafield_keys = '{kcloud.style_code,kcloud.info_tabs,kcloud_attr.fabric,kcloud_attr.lining,custom.care_guide}'
+ WHERE style_code = 'S1';
+SELECT p ->> 'query' AS query FROM kcloud_shopify.preview('product', '{"style_code": "S1"}') p;
+SELECT p #> '{variables,identifier0}' AS identifier, p #> '{variables,input0}' ? 'metafields' AS sends_list,
+       p #> '{variables,md0_0}' AS metafields_delete
+  FROM kcloud_shopify.preview('product', '{"style_code": "S1"}') p;
+SELECT m ->> 'ownerId' AS owner, m ->> 'namespace' AS namespace, m ->> 'key' AS key, m ->> 'type' AS type,
+       left(m ->> 'value', 30) AS value
+  FROM jsonb_array_elements(kcloud_shopify.preview('product', '{"style_code": "S1"}') #> '{variables,mf0_0}') m;
+-- more than 25 of ours: metafieldsSet in calls of 25
+INSERT INTO ci.style_attribute SELECT 'S1', 'Extra ' || g, 'v' || g FROM generate_series(1, 30) g;
+SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(p -> 'variables') k) AS variables,
+       jsonb_array_length(p #> '{variables,mf0_0}') AS first, jsonb_array_length(p #> '{variables,mf0_1}') AS second
+  FROM kcloud_shopify.preview('product', '{"style_code": "S1"}') p;
+DELETE FROM ci.style_attribute WHERE style_code = 'S1' AND name LIKE 'Extra %';
 -- deleted in CI: hidden through its link, nothing else touched
 DELETE FROM ci.style WHERE style_code = 'S2';
 SELECT jsonb_pretty(kcloud_shopify.preview('product', '{"style_code": "S2"}'));

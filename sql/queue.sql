@@ -115,12 +115,20 @@ SELECT kcloud_shopify.queue_recover(true);
 SELECT * FROM qstate WHERE kind = 'inventory';
 SELECT kcloud_shopify.queue_recover(true);
 
--- claims take the oldest change first, whatever the key
+-- claims walk the keys on from the caller's cursor (the last key it
+-- claimed) and wrap around, so no key starves; rows come back in claim order
 SELECT kcloud_shopify.enqueue('location', 'B9');
 SELECT kcloud_shopify.enqueue('location', 'B0');
-SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
-SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
-SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute', 'B1');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute', 'B9');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute', 'B0');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 1, '1 minute', 'B1');
+SELECT kcloud_shopify.enqueue('location', k) FROM unnest(ARRAY['B2', 'B3', 'B7', 'B8']) k;
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 3, '1 minute', 'B5');
+SELECT key1 FROM kcloud_shopify.queue_claim('location', 3, '1 minute', 'B3');
+-- the second key breaks ties in the first
+SELECT kcloud_shopify.enqueue('inventory', 'SKU9', b) FROM unnest(ARRAY['B1', 'B2', 'B3']) b;
+SELECT key1, key2 FROM kcloud_shopify.queue_claim('inventory', 2, '1 minute', 'SKU9', 'B1');
 
 -- only the owner may use the queue
 CREATE ROLE regress_kcs_nobody;

@@ -34,8 +34,14 @@
  * (queue_recover).  If bulk_run shows a run that was not finished and has
  * a bulk operation, its results are read (polling it to the end first) and
  * the links recorded, without acking anything: the rows stay pending and
- * are sent again -- productSet by customId is an upsert and the variant
- * ids are now known, so nothing is duplicated.  A run that died before its
+ * are sent again -- productSet of a new style by customId is an upsert, a
+ * linked one goes by id, and the variant ids are now known, so nothing is
+ * duplicated.
+ *
+ * Linked styles: the line is their productSet by id without a metafield
+ * list (the list would delete the merchant's metafields); their metafield
+ * calls follow by ordinary calls once the results are recorded
+ * (kcs_product_metafields_after_bulk, docs/bulk.md).  A run that died before its
  * operation started is marked abandoned.
  *
  * HTTP: the staged upload and the result download are not GraphQL, so
@@ -82,6 +88,7 @@
 
 void		kcs_bulk_products(void);
 extern bool kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload);
+extern void kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
 
 static TimestampTz last_failed_run = 0;
 /* the run in progress, for clean-up after an error */
@@ -173,6 +180,7 @@ ack(int64 token, char **keys, int n)
 
 typedef struct Buf
 {
+	FILE	   *file;			/* when set, the body goes here instead */
 	char	   *data;			/* malloc'd */
 	size_t		len;
 	size_t		cap;
@@ -191,6 +199,16 @@ buf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	{
 		b->too_large = true;
 		return 0;
+	}
+	if (b->file)
+	{
+		if (fwrite(ptr, 1, n, b->file) != n)
+		{
+			b->oom = true;
+			return 0;
+		}
+		b->len += n;
+		return n;
 	}
 	if (b->len + n + 1 > b->cap)
 	{
@@ -220,11 +238,13 @@ bulk_xferinfo(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 
 /*
  * One transfer: a multipart POST (mime != NULL) or a GET.  Returns the body
- * (palloc'd) and the HTTP status, or NULL with *error set.  Never sends
+ * (palloc'd) and the HTTP status, or NULL with *error set; with sink set the
+ * body is written there instead and "" is returned.  Never sends
  * credentials.
  */
 static char *
-transfer(const char *url, curl_mime *mime, CURL *easy, long *status, size_t *len, char **error)
+transfer(const char *url, curl_mime *mime, CURL *easy, long *status, size_t *len, char **error,
+		 FILE *sink)
 {
 	Buf			b;
 	CURLcode	cc;
@@ -240,6 +260,7 @@ transfer(const char *url, curl_mime *mime, CURL *easy, long *status, size_t *len
 		return NULL;
 	}
 	memset(&b, 0, sizeof(b));
+	b.file = sink;
 	b.limit = (size_t) KCS_BULK_MAX_RESULT_MB * 1024 * 1024;
 	errbuf[0] = '\0';
 	curl_easy_setopt(easy, CURLOPT_URL, url);
@@ -267,6 +288,8 @@ transfer(const char *url, curl_mime *mime, CURL *easy, long *status, size_t *len
 	{
 		if (b.too_large)
 			*error = psprintf("bulk transfer larger than %d MB", KCS_BULK_MAX_RESULT_MB);
+		else if (b.oom && sink)
+			*error = pstrdup("could not write the bulk result to a temporary file");
 		else if (cc == CURLE_ABORTED_BY_CALLBACK)
 			*error = pstrdup("bulk transfer interrupted by a signal");
 		else
@@ -275,6 +298,9 @@ transfer(const char *url, curl_mime *mime, CURL *easy, long *status, size_t *len
 		return NULL;
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
+	*len = b.len;
+	if (sink)
+		return pstrdup("");
 	out = palloc(b.len + 1);
 	if (b.len)
 		memcpy(out, b.data, b.len);
@@ -320,7 +346,7 @@ upload(const char *url, json_t *params, const char *file, size_t file_len, char 
 	curl_mime_type(part, "text/jsonl");
 	curl_mime_data(part, file, file_len);
 
-	body = transfer(url, mime, easy, &status, &len, error);
+	body = transfer(url, mime, easy, &status, &len, error, NULL);
 	curl_mime_free(mime);
 	curl_easy_cleanup(easy);
 	if (body == NULL)
@@ -333,8 +359,9 @@ upload(const char *url, json_t *params, const char *file, size_t file_len, char 
 	return true;
 }
 
+/* GET the result file: into memory, or into sink when that is set */
 static char *
-download(const char *url, size_t *len, char **error)
+download(const char *url, size_t *len, char **error, FILE *sink)
 {
 	CURL	   *easy = curl_easy_init();
 	long		status;
@@ -345,7 +372,7 @@ download(const char *url, size_t *len, char **error)
 		*error = pstrdup("could not create a libcurl handle");
 		return NULL;
 	}
-	body = transfer(url, NULL, easy, &status, len, error);
+	body = transfer(url, NULL, easy, &status, len, error, sink);
 	curl_easy_cleanup(easy);
 	if (body != NULL && status != 200)
 	{
@@ -411,10 +438,11 @@ shop_has_products(void)
 
 /*
  * Poll the operation until it is no longer CREATED/RUNNING; returns its
- * final node (a new reference) or NULL with *error.
+ * final node (a new reference) or NULL with *error.  run_id 0: no bulk_run
+ * row to update (a backend's bulk query, kcs_bulk_poll); deadline 0: none.
  */
 static json_t *
-poll_operation(int64 run_id, const char *gid, char **error)
+poll_operation(int64 run_id, const char *gid, TimestampTz deadline, char **error)
 {
 	long		ms = KCS_BULK_POLL_MIN_MS;
 	int			failures = 0;
@@ -461,8 +489,9 @@ poll_operation(int64 run_id, const char *gid, char **error)
 					 json_is_integer(cnt) ? (long long) json_integer_value(cnt) : 0LL);
 			args[0] = status;
 			args[1] = nbuf;
-			run_update_xact(run_id, "op_status = $2, done = LEAST($3::int, total), polled_at = pg_catalog.clock_timestamp()",
-							2, args);
+			if (run_id != 0)
+				run_update_xact(run_id, "op_status = $2, done = LEAST($3::int, total), polled_at = pg_catalog.clock_timestamp()",
+								2, args);
 			if (status && strcmp(status, "CREATED") != 0 && strcmp(status, "RUNNING") != 0 &&
 				strcmp(status, "CANCELING") != 0)
 			{
@@ -473,9 +502,15 @@ poll_operation(int64 run_id, const char *gid, char **error)
 			}
 		}
 		kcs_reply_free(&reply);
+		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
+		{
+			*error = psprintf("bulk operation %s did not finish in time", gid);
+			return NULL;
+		}
 
 		/* wait on the latch: a wake-up only makes us poll sooner */
-		pgstat_report_activity(STATE_IDLE, NULL);
+		if (run_id != 0)
+			pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -485,7 +520,8 @@ poll_operation(int64 run_id, const char *gid, char **error)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		pgstat_report_activity(STATE_RUNNING, "waiting for a bulk product load");
+		if (run_id != 0)
+			pgstat_report_activity(STATE_RUNNING, "waiting for a bulk product load");
 		ms = Min(ms * 2, KCS_BULK_POLL_MAX_MS);
 	}
 }
@@ -645,7 +681,7 @@ static const char *
 complete_run(int64 run_id, const char *gid, KcsItem *items, KcsStyle **styles, int n,
 			 bool *ok, char **error)
 {
-	json_t	   *op = poll_operation(run_id, gid, error);
+	json_t	   *op = poll_operation(run_id, gid, 0, error);
 	const char *status;
 	const char *url;
 	char	   *body;
@@ -672,7 +708,7 @@ complete_run(int64 run_id, const char *gid, KcsItem *items, KcsStyle **styles, i
 	args[0] = "reading";
 	run_update_xact(run_id, "state = $2", 1, args);
 	pgstat_report_activity(STATE_RUNNING, "reading a bulk product load's results");
-	body = download(url, &len, error);
+	body = download(url, &len, error, NULL);
 	json_decref(op);
 	if (body == NULL)
 		return "failed";
@@ -872,8 +908,16 @@ bulk_run(MemoryContext cxt)
 				continue;
 			}
 		}
+		/*
+		 * A bulk line holds one mutation: the productSet alone.  A new
+		 * product carries its metafield list (it has no merchant
+		 * metafields); a linked one goes by id without it (the list would
+		 * delete the merchant's metafields) and its metafieldsSet /
+		 * metafieldsDelete follow by ordinary calls once the run is read
+		 * (kcs_product_metafields_after_bulk, docs/bulk.md).
+		 */
 		kcs_doc_init(&doc);
-		kcs_product_set_add(&doc, st);
+		kcs_product_set_line_add(&doc, st);
 		q = line_mutation(&doc);
 		if (mutation == NULL)
 			mutation = q;
@@ -1024,6 +1068,9 @@ bulk_run(MemoryContext cxt)
 		/* 4 and 5 */
 		pgstat_report_activity(STATE_RUNNING, "waiting for a bulk product load");
 		state = complete_run(run_id, path, litems, lstyles, nl, ok, &error);
+		/* linked styles: their metafields, by ordinary calls */
+		pgstat_report_activity(STATE_RUNNING, "sending the metafields of a bulk load's linked styles");
+		kcs_product_metafields_after_bulk(litems, lstyles, ok, nl);
 		MemoryContextSwitchTo(cxt);
 		finish_run(run_id, token, true, litems, ok, nl, state, error);
 	}
@@ -1091,4 +1138,72 @@ kcs_bulk_products(void)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	cur_run = cur_token = 0;
+}
+
+/* ------------------------------------------------ for bulk queries (reconcile.c) */
+
+/*
+ * Poll a bulk operation from a backend until it ends or timeout_ms passes
+ * (0: no limit); returns its final node (a new reference) or NULL with
+ * *error.  Interrupts (statement_timeout, cancel) are served while waiting.
+ */
+json_t *
+kcs_bulk_poll(const char *gid, long timeout_ms, char **error)
+{
+	TimestampTz deadline = timeout_ms > 0
+		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms) : 0;
+
+	*error = NULL;
+	return poll_operation(0, gid, deadline, error);
+}
+
+/*
+ * Read a bulk result file line by line: downloaded into a temporary file
+ * (never whole in memory), then each non-empty line handed to fn, which may
+ * ereport.  Returns false with *error when the download fails.
+ */
+bool
+kcs_bulk_read_lines(const char *url, void (*fn) (const char *line, void *arg), void *arg,
+					char **error)
+{
+	FILE	   *volatile f = tmpfile();
+	char	   *volatile held = NULL;	/* getline's buffer, for the clean-up */
+	size_t		len = 0;
+	bool		ok = false;
+
+	*error = NULL;
+	if (f == NULL)
+	{
+		*error = psprintf("could not create a temporary file: %m");
+		return false;
+	}
+	PG_TRY();
+	{
+		if (download(url, &len, error, f) != NULL)
+		{
+			char	   *line = NULL;
+			size_t		cap = 0;
+			ssize_t		n;
+
+			rewind(f);
+			while ((n = getline(&line, &cap, f)) >= 0)
+			{
+				held = line;
+				while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+					line[--n] = '\0';
+				if (n > 0)
+					fn(line, arg);
+				CHECK_FOR_INTERRUPTS();
+			}
+			held = line;
+			ok = true;
+		}
+	}
+	PG_FINALLY();
+	{
+		free(held);
+		fclose(f);
+	}
+	PG_END_TRY();
+	return ok;
 }

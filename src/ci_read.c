@@ -78,7 +78,8 @@ col_int(int r, int i, bool *isnull)
 
 static const char *STYLES_SQL =
 "SELECT k.i::int, k.code, s.style_code IS NOT NULL, s.internet_active,"
-"       s.description, s.long_description, b.name, g.description, pl.product_gid"
+"       s.description, s.long_description, b.name, g.description, pl.product_gid,"
+"       pg_catalog.array_to_string(pl.metafield_keys, ' ')"
 "  FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS k(code, i)"
 "  LEFT JOIN ci.style s ON s.style_code = k.code"
 "  LEFT JOIN ci.brand b ON b.brand_code = s.brand_code"
@@ -100,7 +101,8 @@ static const char *SKUS_SQL =
 "        CASE WHEN p.sale < p.retail THEN p.sale ELSE p.retail END::text,"
 "        CASE WHEN p.sale < p.retail THEN p.retail END::text,"
 "        vl.variant_gid, vl.inventory_item_gid"
-"   FROM p LEFT JOIN kcloud_shopify.variant_link vl ON vl.sku_code = p.sku_code"
+"   FROM p LEFT JOIN LATERAL (SELECT variant_gid, inventory_item_gid FROM kcloud_shopify.variant_link"
+"                               WHERE sku_code = p.sku_code OFFSET 0) vl ON true"
 "  ORDER BY p.style_code, p.sort_order, p.sku_code";
 
 static const char *TABS_SQL =
@@ -185,6 +187,18 @@ kcs_read_styles(char **codes, int n, MemoryContext cxt)
 		st->vendor = col(r, 7, cxt);
 		st->product_type = col(r, 8, cxt);
 		st->product_gid = col(r, 9, cxt);
+		{
+			/* "ns.key" never holds a space (metafield_key() folds them) */
+			char	   *keys = col(r, 10, cxt);
+			char	   *tok;
+			char	   *save = NULL;
+
+			old = MemoryContextSwitchTo(cxt);
+			for (tok = keys ? strtok_r(keys, " ", &save) : NULL; tok;
+				 tok = strtok_r(NULL, " ", &save))
+				st->sent_keys = lappend(st->sent_keys, tok);
+			MemoryContextSwitchTo(old);
+		}
 		styles[i] = st;
 	}
 
@@ -272,21 +286,33 @@ kcs_read_styles(char **codes, int n, MemoryContext cxt)
 
 /* ---------------------------------------------------------------- levels */
 
+/*
+ * The LATERAL ... OFFSET 0 subqueries are index probes per key, whatever
+ * the statistics say: the link and level tables grow from empty during a
+ * first sync, and with stale statistics the planner hashed whole tables for
+ * every batch of 250 keys (O(catalogue) per batch).
+ */
+
 static const char *LEVELS_SQL =
 "SELECT k.i::int, k.sku, k.branch,"
-"       s.sku_code IS NOT NULL, COALESCE(sty.internet_active, false),"
+"       s.sku_code IS NOT NULL, COALESCE(s.internet_active, false),"
 "       b.branch_code IS NOT NULL, COALESCE(b.active, false), COALESCE(b.web_stock, false),"
 "       COALESCE(stk.on_hand, 0),"
 "       vl.inventory_item_gid, ll.location_gid, COALESCE(ll.active, false),"
 "       il.shopify_on_hand, il.idempotency_key, il.sent_quantity"
 "  FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS k(sku, branch, i)"
-"  LEFT JOIN ci.sku s ON s.sku_code = k.sku"
-"  LEFT JOIN ci.style sty ON sty.style_code = s.style_code"
+"  LEFT JOIN LATERAL (SELECT s.sku_code, sty.internet_active FROM ci.sku s"
+"                       JOIN ci.style sty ON sty.style_code = s.style_code"
+"                      WHERE s.sku_code = k.sku OFFSET 0) s ON true"
 "  LEFT JOIN ci.branch b ON b.branch_code = k.branch"
-"  LEFT JOIN ci.stock stk ON stk.sku_code = k.sku AND stk.branch_code = k.branch"
-"  LEFT JOIN kcloud_shopify.variant_link vl ON vl.sku_code = k.sku"
+"  LEFT JOIN LATERAL (SELECT on_hand FROM ci.stock"
+"                      WHERE sku_code = k.sku AND branch_code = k.branch OFFSET 0) stk ON true"
+"  LEFT JOIN LATERAL (SELECT inventory_item_gid FROM kcloud_shopify.variant_link"
+"                      WHERE sku_code = k.sku OFFSET 0) vl ON true"
 "  LEFT JOIN kcloud_shopify.location_link ll ON ll.branch_code = k.branch"
-"  LEFT JOIN kcloud_shopify.inventory_level il ON il.sku_code = k.sku AND il.branch_code = k.branch";
+"  LEFT JOIN LATERAL (SELECT shopify_on_hand, idempotency_key, sent_quantity"
+"                       FROM kcloud_shopify.inventory_level"
+"                      WHERE sku_code = k.sku AND branch_code = k.branch OFFSET 0) il ON true";
 
 KcsLevelState *
 kcs_read_levels(char **skus, char **branches, int n, MemoryContext cxt)

@@ -453,26 +453,215 @@ variants_page(KcsStyle *st)
 	return Max(1, Min(n, KCS_MAX_VARIANTS));
 }
 
+/* the metafield's "ns.key" */
+static char *
+mf_key_of(json_t *mf)
+{
+	return psprintf("%s.%s", kcs_json_str(mf, "namespace"), kcs_json_str(mf, "key"));
+}
+
+List *
+kcs_product_metafield_keys(KcsStyle *st)
+{
+	json_t	   *mfs = product_metafields(st);
+	List	   *keys = NIL;
+	size_t		i;
+	json_t	   *mf;
+
+	json_array_foreach(mfs, i, mf)
+		keys = lappend(keys, mf_key_of(mf));
+	json_decref(mfs);
+	return keys;
+}
+
+/* is "ns.key" in one of the namespaces we own? */
+static bool
+owned_key(const char *nskey)
+{
+	size_t		n = strlen(KCS_MF_NS);
+	size_t		a = strlen(KCS_MF_ATTR_NS);
+
+	return (strncmp(nskey, KCS_MF_NS, n) == 0 && nskey[n] == '.') ||
+		(strncmp(nskey, KCS_MF_ATTR_NS, a) == 0 && nskey[a] == '.');
+}
+
+/*
+ * Our metafields the product had at the last confirmed sync and CI no
+ * longer has (a removed attribute, the info tabs all removed): metafieldsDelete
+ * identifiers.  Only keys in our namespaces: everything else is the
+ * merchant's.
+ */
+static json_t *
+stale_metafields(KcsStyle *st, json_t *mfs)
+{
+	json_t	   *dels = json_array();
+	ListCell   *lc;
+
+	foreach(lc, st->sent_keys)
+	{
+		char	   *old = lfirst(lc);
+		const char *dot = strchr(old, '.');
+		bool		still = false;
+		size_t		i;
+		json_t	   *mf;
+
+		if (dot == NULL || !owned_key(old))
+			continue;
+		json_array_foreach(mfs, i, mf)
+		{
+			char	   *k = mf_key_of(mf);
+
+			still = strcmp(k, old) == 0;
+			pfree(k);
+			if (still)
+				break;
+		}
+		if (!still)
+		{
+			char	   *ns = pnstrdup(old, dot - old);
+
+			json_array_append_new(dels, json_pack("{s:s, s:s, s:s}", "ownerId", st->product_gid,
+												  "namespace", ns, "key", dot + 1));
+			pfree(ns);
+		}
+	}
+	return dels;
+}
+
+static int
+calls_for(size_t n)
+{
+	return (int) ((n + KCS_MF_MAX - 1) / KCS_MF_MAX);
+}
+
+int
+kcs_product_metafield_calls(KcsStyle *st, int *nset, int *ndel)
+{
+	json_t	   *mfs;
+	json_t	   *dels;
+
+	*nset = *ndel = 0;
+	if (!st->exists || st->product_gid == NULL)
+		return 0;
+	mfs = product_metafields(st);
+	dels = stale_metafields(st, mfs);
+	*nset = calls_for(json_array_size(mfs));
+	*ndel = calls_for(json_array_size(dels));
+	json_decref(mfs);
+	json_decref(dels);
+	return *nset + *ndel;
+}
+
 /*
  * Requested cost as Shopify (and the simulator) compute it: mutation 10,
  * 0.2 per variant and 0.4 per metafield, plus the selection: product 1,
  * variants connection 2 + page x (node 1 + inventoryItem 1), userErrors 1.
+ * A linked product sends no metafields in productSet but metafieldsSet /
+ * metafieldsDelete calls: 10 each plus userErrors 1.
  */
 double
 kcs_product_set_cost(KcsStyle *st)
 {
+	int			nset,
+				ndel;
+	int			nmf;
+
 	if (!st->exists)
 		return 10 + 1 + 1;
-	return ceil(10 + 0.2 * list_length(st->skus) + 0.4 * style_metafield_count(st))
-		+ 1 + 2 + 2.0 * variants_page(st) + 1;
+	kcs_product_metafield_calls(st, &nset, &ndel);
+	nmf = st->product_gid != NULL ? 0 : style_metafield_count(st);
+	return ceil(10 + 0.2 * list_length(st->skus) + 0.4 * nmf)
+		+ 1 + 2 + 2.0 * variants_page(st) + 1
+		+ KCS_MF_CALL_COST * (nset + ndel);
 }
+
+/*
+ * One root field per KCS_MF_MAX entries of list: alias <a><i>_<j>,
+ * variable $<v><i>_<j>.  Entries are borrowed (json_array_append).
+ */
+static void
+add_chunked(KcsDoc *doc, int i, json_t *list, char a, const char *v,
+			const char *field, const char *type, const char *errsel)
+{
+	size_t		k;
+	json_t	   *e;
+	json_t	   *chunk = NULL;
+	int			j = 0;
+
+	json_array_foreach(list, k, e)
+	{
+		if (chunk == NULL)
+			chunk = json_array();
+		json_array_append(chunk, e);
+		if (json_array_size(chunk) == KCS_MF_MAX || k + 1 == json_array_size(list))
+		{
+			appendStringInfo(&doc->body,
+							 "  %c%d_%d: %s(metafields: $%s%d_%d) {\n"
+							 "    userErrors { %s }\n  }\n", a, i, j, field, v, i, j, errsel);
+			doc_decl(doc, "$%s%d_%d: [%s!]!", v, i, j, type);
+			json_object_set_new(doc->variables, psprintf("%s%d_%d", v, i, j), chunk);
+			chunk = NULL;
+			j++;
+		}
+	}
+}
+
+/* metafieldsSet / metafieldsDelete of a linked product, <= 25 per call */
+static void
+metafield_calls_add(KcsDoc *doc, int i, KcsStyle *st, json_t *mfs)
+{
+	json_t	   *dels = stale_metafields(st, mfs);
+	size_t		k;
+	json_t	   *mf;
+
+	json_array_foreach(mfs, k, mf)
+		json_object_set_new(mf, "ownerId", json_string(st->product_gid));
+	add_chunked(doc, i, mfs, 'm', "mf", "metafieldsSet", "MetafieldsSetInput",
+				"field message code");
+	/* (MetafieldsDeletePayload.userErrors is UserError: no code) */
+	add_chunked(doc, i, dels, 'd', "md", "metafieldsDelete", "MetafieldIdentifierInput",
+				"field message");
+	json_decref(dels);
+}
+
+static double product_set_add(KcsDoc *doc, KcsStyle *st, bool calls);
 
 double
 kcs_product_set_add(KcsDoc *doc, KcsStyle *st)
 {
+	return product_set_add(doc, st, true);
+}
+
+double
+kcs_product_set_line_add(KcsDoc *doc, KcsStyle *st)
+{
+	return product_set_add(doc, st, false);
+}
+
+double
+kcs_product_metafields_add(KcsDoc *doc, KcsStyle *st)
+{
+	int			nset,
+				ndel;
+	json_t	   *mfs;
+
+	if (kcs_product_metafield_calls(st, &nset, &ndel) == 0)
+		return 0;
+	mfs = product_metafields(st);
+	metafield_calls_add(doc, doc->n, st, mfs);
+	json_decref(mfs);
+	doc->cost += KCS_MF_CALL_COST * (nset + ndel);
+	doc->n++;
+	return KCS_MF_CALL_COST * (nset + ndel);
+}
+
+static double
+product_set_add(KcsDoc *doc, KcsStyle *st, bool calls)
+{
 	int			i = doc->n;
 	json_t	   *ident;
 	json_t	   *input = kcs_json_obj();
+	json_t	   *mfs = NULL;
 	double		cost = kcs_product_set_cost(st);
 
 	if (!st->exists)
@@ -490,7 +679,8 @@ kcs_product_set_add(KcsDoc *doc, KcsStyle *st)
 		json_t	   *variants = json_array();
 		ListCell   *lc;
 
-		if (st->adopt)
+		mfs = product_metafields(st);
+		if (st->product_gid != NULL)
 			ident = json_pack("{s:s}", "id", st->product_gid);
 		else
 			ident = json_pack("{s:{s:s, s:s, s:s}}", "customId", "namespace", KCS_MF_NS,
@@ -506,7 +696,9 @@ kcs_product_set_add(KcsDoc *doc, KcsStyle *st)
 		kcs_json_set_str(input, "vendor", st->vendor);
 		kcs_json_set_str(input, "productType", st->product_type);
 		kcs_json_set_str(input, "status", st->internet_active ? "ACTIVE" : "DRAFT");
-		json_object_set_new(input, "metafields", product_metafields(st));
+		/* the full list only for a new product: it has no merchant metafields */
+		if (st->product_gid == NULL)
+			json_object_set_new(input, "metafields", json_incref(mfs));
 		if (st->skus != NIL)
 		{
 			json_object_set_new(input, "productOptions",
@@ -563,6 +755,21 @@ kcs_product_set_add(KcsDoc *doc, KcsStyle *st)
 	doc_decl(doc, "$input%d: ProductSetInput!", i);
 	json_object_set_new(doc->variables, psprintf("identifier%d", i), ident);
 	json_object_set_new(doc->variables, psprintf("input%d", i), input);
+	if (mfs != NULL)
+	{
+		if (st->product_gid != NULL && calls)
+			metafield_calls_add(doc, i, st, mfs);
+		else if (st->product_gid != NULL)
+		{
+			int			nset,
+						ndel;
+
+			/* the metafield calls follow separately (bulk.c) */
+			kcs_product_metafield_calls(st, &nset, &ndel);
+			cost -= KCS_MF_CALL_COST * (nset + ndel);
+		}
+		json_decref(mfs);
+	}
 	doc->cost += cost;
 	doc->n++;
 	return cost;

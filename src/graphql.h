@@ -48,6 +48,10 @@ extern double kcs_cost_budget(void);
 #define KCS_INV_MAX			250
 /* Variants fetched back from productSet in one page. */
 #define KCS_MAX_VARIANTS	250
+/* metafieldsSet / metafieldsDelete: at most this many per call ... */
+#define KCS_MF_MAX			25
+/* ... and the requested cost of one: 10 + userErrors 1 */
+#define KCS_MF_CALL_COST	11
 
 /* ---------------------------------------------------------------- json */
 extern json_t *kcs_json_obj(void);
@@ -131,14 +135,33 @@ typedef struct KcsStyle
 	char	   *product_type;
 	char	   *product_gid;	/* from product_link, or adoption */
 	bool		adopt;			/* product_gid came from adoption */
+	List	   *sent_keys;		/* "ns.key" of our metafields last confirmed
+								 * (product_link.metafield_keys) */
 	List	   *skus;			/* KcsSku */
 	List	   *tabs;			/* KcsNameValue: heading, body, tab_no */
 	List	   *attrs;			/* KcsNameValue: name, value */
 } KcsStyle;
 
-/* Add productSet for one style as alias p<doc->n>; returns its cost. */
+/*
+ * Add productSet for one style as alias p<doc->n>; returns its cost.
+ *
+ * A never-linked style (new product) is keyed on its customId and carries
+ * the full metafield list.  A linked one (product_gid set) is keyed on its
+ * id and sends NO metafields list (productSet would delete every metafield
+ * not in it, the merchant's included): its metafields follow in the same
+ * document as metafieldsSet m<i>_<j> (<= 25 each) and the ones CI no
+ * longer has (st->sent_keys minus ours now) as metafieldsDelete d<i>_<j>.
+ */
 extern double kcs_product_set_add(KcsDoc *doc, KcsStyle *st);
 extern double kcs_product_set_cost(KcsStyle *st);
+/* bulk.c: the productSet alone (a bulk line holds one mutation) ... */
+extern double kcs_product_set_line_add(KcsDoc *doc, KcsStyle *st);
+/* ... and a linked style's metafield calls alone, aliases m<doc->n>_<j>, d<doc->n>_<j> */
+extern double kcs_product_metafields_add(KcsDoc *doc, KcsStyle *st);
+/* "ns.key" of every metafield sent for the style (palloc'd, in send order) */
+extern List *kcs_product_metafield_keys(KcsStyle *st);
+/* metafieldsSet / metafieldsDelete calls kcs_product_set_add adds for it */
+extern int	kcs_product_metafield_calls(KcsStyle *st, int *nset, int *ndel);
 /* Add the adoption lookup for one unlinked style (aliases a<i>, v<i>). */
 extern double kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st);
 extern char *kcs_html_description(const char *text);

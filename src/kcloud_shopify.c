@@ -42,6 +42,8 @@ int			kcs_idle_interval_ms = 60000;
 int			kcs_lease_s = 300;
 int			kcs_max_backoff_s = 300;
 int			kcs_poll_interval = 60;
+int			kcs_reconcile_bulk_threshold = 200;
+int			kcs_reconcile_bulk_timeout_ms = 600000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -178,6 +180,15 @@ _PG_init(void)
 							"Customers claimed per batch.", NULL,
 							&kcs_batch_customer, 25, 1, 250, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.reconcile_bulk_threshold",
+							"reconcile() reads a kind with more linked objects than this with one bulk query (0 = never).",
+							"Products count styles, inventory the levels compared, customers the linked customers.",
+							&kcs_reconcile_bulk_threshold, 200, 0, INT_MAX, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("kcloud_shopify.reconcile_bulk_timeout",
+							"Longest wait of reconcile() for its bulk query before it cancels it and reads page by page.", NULL,
+							&kcs_reconcile_bulk_timeout_ms, 600000, 1000, INT_MAX, PGC_USERSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kcloud_shopify.request_timeout",
 							"Longest time one request to Shopify may take.", NULL,
 							&kcs_request_timeout_ms, 30000, 100, 600000, PGC_SIGHUP,

@@ -66,6 +66,8 @@ extern int	kcs_idle_interval_ms;	/* fallback tick of an idle worker */
 extern int	kcs_lease_s;			/* lease of a claimed batch */
 extern int	kcs_max_backoff_s;		/* cap of the retry backoff */
 extern int	kcs_poll_interval;		/* order poller interval, seconds */
+extern int	kcs_reconcile_bulk_threshold;	/* reconcile(): bulk query above this */
+extern int	kcs_reconcile_bulk_timeout_ms;	/* ... and its longest wait */
 
 /* the sync worker (worker.c) */
 extern void kcs_worker_register(void);

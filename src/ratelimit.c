@@ -75,14 +75,21 @@ doc_hash(const char *query)
 	return hash_bytes((const unsigned char *) query, strlen(query));
 }
 
+/*
+ * What the document will take from the bucket: Shopify's own figure from
+ * the last time this text was sent, else the caller's estimate, else a
+ * small default.
+ */
 double
-kcs_rl_expected_cost(const char *query)
+kcs_rl_expected_cost(const char *query, double estimate)
 {
 	uint32		h = doc_hash(query);
 	CostSlot   *s = &cost_cache[h % COST_SLOTS];
 
 	if (s->hash == h && s->cost > 0)
 		return s->cost;
+	if (estimate > 0)
+		return estimate;
 	return DEFAULT_COST;
 }
 

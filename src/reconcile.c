@@ -33,6 +33,21 @@
  * calling backend: it loads the connection from the settings table and
  * writes its requests to the activity log at the end.
  *
+ * Large catalogues are read with one bulk query instead, when a kind has
+ * more linked objects than kcloud_shopify.reconcile_bulk_threshold (styles;
+ * inventory: levels compared; customers): bulkOperationRunQuery over
+ * products with their variants, inventory items with their levels, or
+ * customers; polled with backoff on the latch (kcs_bulk_poll, bulk.c); the
+ * result file read line by line (kcs_bulk_read_lines), keeping only the
+ * linked objects, rebuilt into the shape of the paged replies and fed to
+ * the same comparisons, so both paths give the same rows.  A bulk query
+ * that cannot start, ends other than COMPLETED, takes longer than
+ * kcloud_shopify.reconcile_bulk_timeout (it is then canceled) or whose file
+ * cannot be read falls back to the paged reads with a NOTICE.  A cancel
+ * (statement_timeout) while it runs ends the call; Shopify finishes the
+ * operation unread.  The cost arithmetic behind
+ * the default threshold is in docs/operations.md.
+ *
  * With repair the fixes are queued for the worker: the style, the stock
  * level (its last known Shopify on_hand forgotten first, so the worker
  * reads it again instead of believing it is in step), the branch, the
@@ -71,6 +86,18 @@ PG_FUNCTION_INFO_V1(kcloud_shopify_reconcile);
 #define RC_LEVEL_CHUNK		200		/* stock levels per read, 4 points each */
 #define RC_NODE_CHUNK		50		/* locations / customers per nodes(ids:) */
 #define RC_ATTEMPTS			4		/* sends of one read before giving up */
+
+/*
+ * What a bulk query brought back: the linked root objects by GID, their
+ * nested connection's nodes attached the way a paged reply carries them.
+ */
+typedef struct RcBulk
+{
+	json_t	   *want;			/* root GIDs we compare -> true */
+	json_t	   *got;			/* root GID -> object */
+	const char *child;			/* "variants" (nodes array), "levels" (by location id) or NULL */
+	long		lines;
+} RcBulk;
 
 /* one queued fix */
 typedef struct RcFix
@@ -206,10 +233,11 @@ fetch_all(const char *sql, int *nrows, MemoryContext cxt)
 
 /*
  * Send one read; transient failures and THROTTLED replies are retried
- * (paced), anything else ends the call with Shopify's message.
+ * (paced), anything else ends the call with Shopify's message -- or, when
+ * soft, returns false with the failed reply (the caller frees it).
  */
-static void
-send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
+static bool
+send_read_soft(Rc *rc, const char *query, json_t *vars, KcsReply *reply, bool soft)
 {
 	int			attempt;
 
@@ -232,7 +260,7 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 		{
 			/* into the activity log as we go (the backlog is bounded) */
 			kcs_activity_flush();
-			return;
+			return true;
 		}
 		if ((reply->outcome == KCS_TRANSIENT || reply->outcome == KCS_THROTTLED) &&
 			attempt < RC_ATTEMPTS)
@@ -245,12 +273,20 @@ send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
 			CHECK_FOR_INTERRUPTS();
 			continue;
 		}
+		if (soft)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not read Shopify's state: %s",
 						reply->error ? reply->error : "reply without data"),
 				 errhint("Nothing was queued.  Check kcloud_shopify.status and try again.")));
 	}
+}
+
+static void
+send_read(Rc *rc, const char *query, json_t *vars, KcsReply *reply)
+{
+	(void) send_read_soft(rc, query, vars, reply, false);
 }
 
 /* the rate limiter of this backend starts from what the worker last saw */
@@ -276,6 +312,220 @@ seed_rate_limiter(void)
 		return;
 	TimestampDifference(at, GetCurrentTimestamp(), &sec, &usec);
 	kcs_rl_observe(max, Min(max, avail + rate * (sec + usec / 1e6)), rate);
+}
+
+/* --------------------------------------------------------------- bulk */
+
+/* more than kcloud_shopify.reconcile_bulk_threshold objects (0: never) go to one bulk query */
+static bool
+use_bulk(int nobjects)
+{
+	if (kcs_dry_run)
+		return false;			/* the bulk query is started by a mutation */
+	return kcs_reconcile_bulk_threshold > 0 && nobjects > kcs_reconcile_bulk_threshold;
+}
+
+/* the GIDs of the first column of a query, as a set */
+static json_t *
+gid_set(const char *sql)
+{
+	json_t	   *set = json_pack("{}");
+	uint64		r;
+
+	run_sql(sql, 0, NULL, NULL, SPI_OK_SELECT);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		char	   *g = val(r, 1);
+
+		if (g)
+			json_object_set_new(set, g, json_true());
+	}
+	return set;
+}
+
+/* the root object of gid, made (empty) when a child line came first */
+static json_t *
+bulk_root(RcBulk *b, const char *gid)
+{
+	json_t	   *o = json_object_get(b->got, gid);
+
+	if (o == NULL)
+	{
+		o = json_pack("{}");
+		if (b->child && strcmp(b->child, "variants") == 0)
+			json_object_set_new(o, "variants", json_pack("{s:[]}", "nodes"));
+		else if (b->child)
+			json_object_set_new(o, b->child, json_pack("{}"));
+		json_object_set_new(b->got, gid, o);
+	}
+	return o;
+}
+
+/*
+ * One line of the result file: a root object (kept when linked) or a node
+ * of its nested connection ("__parentId"; kept when its root is).  Lines
+ * come in any order (a child may precede its parent).
+ */
+static void
+bulk_line(const char *line, void *arg)
+{
+	RcBulk	   *b = (RcBulk *) arg;
+	json_error_t jerr;
+	json_t	   *o = json_loads(line, 0, &jerr);
+	const char *parent;
+	const char *id;
+
+	if (!json_is_object(o))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("could not read a bulk query result line: %s", jerr.text)));
+	b->lines++;
+	parent = kcs_json_str(o, "__parentId");
+	id = kcs_json_str(o, "id");
+	if (parent == NULL && id && json_object_get(b->want, id))
+		json_object_update(bulk_root(b, id), o);
+	else if (parent && b->child && json_object_get(b->want, parent))
+	{
+		json_t	   *root = bulk_root(b, parent);
+
+		json_object_del(o, "__parentId");
+		if (strcmp(b->child, "variants") == 0)
+			json_array_append(kcs_json_path(root, "variants", "nodes", NULL), o);
+		else
+		{
+			const char *loc = kcs_json_str(json_object_get(o, "location"), "id");
+
+			if (loc)
+				json_object_set(json_object_get(root, b->child), loc, o);
+		}
+	}
+	json_decref(o);
+}
+
+static void
+bulk_cancel(const char *gid)
+{
+	KcsReply	reply;
+	json_t	   *vars = json_pack("{s:s}", "id", gid);
+
+	memset(&reply, 0, sizeof(reply));
+	kcs_graphql_send("mutation KcsReconcileBulkCancel($id: ID!) {\n"
+					 "  bulkOperationCancel(id: $id) { userErrors { field message } }\n}", vars, &reply);
+	json_decref(vars);
+	kcs_reply_free(&reply);
+}
+
+/*
+ * Run one bulk query and read its result into b->got.  false (after a
+ * NOTICE): it could not be used; the caller reads page by page.
+ */
+static bool
+bulk_read(Rc *rc, const char *kind, const char *query, RcBulk *b)
+{
+	json_t	   *vars = json_pack("{s:s}", "q", query);
+	KcsReply	reply;
+	json_t	   *payload;
+	KcsUserError *errs;
+	int			nerr;
+	char	   *gid = NULL;
+	json_t	   *op;
+	char	   *error = NULL;
+	const char *status;
+	const char *url;
+	bool		ok;
+
+	if (!send_read_soft(rc, "mutation KcsReconcileBulk($q: String!) {\n"
+						"  bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } }\n}",
+						vars, &reply, true))
+	{
+		json_decref(vars);
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: the bulk query could not start: %s", kind,
+						reply.error ? reply.error : "reply without data")));
+		kcs_reply_free(&reply);
+		return false;
+	}
+	json_decref(vars);
+	payload = json_object_get(reply.data, "bulkOperationRunQuery");
+	nerr = kcs_user_errors(payload, "userErrors", &errs);
+	if (nerr == 0 && kcs_json_str(json_object_get(payload, "bulkOperation"), "id"))
+		gid = pstrdup(kcs_json_str(json_object_get(payload, "bulkOperation"), "id"));
+	else
+		error = nerr > 0 ? kcs_user_errors_text(errs, nerr) : pstrdup("no bulk operation was started");
+	kcs_reply_free(&reply);
+	if (gid == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: the bulk query could not start: %s", kind, error)));
+		return false;
+	}
+
+	op = kcs_bulk_poll(gid, kcs_reconcile_bulk_timeout_ms, &error);
+	if (op == NULL)
+	{
+		bulk_cancel(gid);
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: %s", kind, error)));
+		return false;
+	}
+	status = kcs_json_str(op, "status");
+	if (status == NULL || strcmp(status, "COMPLETED") != 0)
+	{
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: bulk operation %s ended %s%s%s", kind, gid,
+						status ? status : "without a status",
+						kcs_json_str(op, "errorCode") ? " " : "",
+						kcs_json_str(op, "errorCode") ? kcs_json_str(op, "errorCode") : "")));
+		json_decref(op);
+		return false;
+	}
+	url = kcs_json_str(op, "url");
+	/* no file: Shopify found nothing */
+	ok = url == NULL || kcs_bulk_read_lines(url, bulk_line, b, &error);
+	json_decref(op);
+	if (!ok)
+	{
+		json_object_clear(b->got);
+		ereport(NOTICE,
+				(errmsg("reading %s page by page: %s", kind, error)));
+	}
+	return ok;
+}
+
+/*
+ * With more than the threshold of nobjects: one bulk query into b (its
+ * roots: the GIDs want_sql returns).  true when b holds Shopify's state;
+ * false: read page by page.
+ */
+static bool
+bulk_try(Rc *rc, int nobjects, const char *kind, const char *want_sql, const char *child,
+		 const char *query, RcBulk *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (!use_bulk(nobjects))
+		return false;
+	b->want = gid_set(want_sql);
+	b->got = json_pack("{}");
+	b->child = child;
+	return bulk_read(rc, kind, query, b);
+}
+
+static void
+bulk_free(RcBulk *b)
+{
+	/* (json_decref(NULL) is a no-op) */
+	json_decref(b->want);
+	json_decref(b->got);
+	memset(b, 0, sizeof(*b));
+}
+
+/* a root object the bulk query found (borrowed), or NULL */
+static json_t *
+bulk_found(RcBulk *b, const char *gid)
+{
+	json_t	   *o = gid ? json_object_get(b->got, gid) : NULL;
+
+	return (o && kcs_json_str(o, "id")) ? o : NULL;
 }
 
 /* ----------------------------------------------------------- compare */
@@ -453,6 +703,33 @@ compare_product(Rc *rc, KcsStyle *st, json_t *input, json_t *prod)
 	json_decref(key);
 }
 
+/*
+ * The product as the paged read would have returned it: its variants cut
+ * at the page the read asks for (first), pageInfo.hasNextPage set past it.
+ * A new reference, or NULL when Shopify has no such product.
+ */
+static json_t *
+bulk_product(RcBulk *b, const char *gid, int first)
+{
+	json_t	   *p = bulk_found(b, gid);
+	json_t	   *copy;
+	json_t	   *nodes;
+	json_t	   *page;
+	size_t		i;
+
+	if (p == NULL)
+		return NULL;
+	copy = json_copy(p);
+	nodes = kcs_json_path(p, "variants", "nodes", NULL);
+	page = json_array();
+	for (i = 0; i < json_array_size(nodes) && i < (size_t) first; i++)
+		json_array_append(page, json_array_get(nodes, i));
+	json_object_set_new(copy, "variants",
+						json_pack("{s:o, s:{s:b}}", "nodes", page, "pageInfo", "hasNextPage",
+								  json_array_size(nodes) > (size_t) first));
+	return copy;
+}
+
 static void
 reconcile_products(Rc *rc)
 {
@@ -462,9 +739,16 @@ reconcile_products(Rc *rc)
 	char	  **codes;
 	int			ncodes;
 	int			start;
+	RcBulk		bulk;
+	bool		by_bulk = false;
 
 	codes = fetch_all("SELECT style_code FROM kcloud_shopify.product_link ORDER BY 1",
 					  &ncodes, rc->cxt);
+	by_bulk = bulk_try(rc, ncodes, "products", "SELECT product_gid FROM kcloud_shopify.product_link",
+					   "variants",
+					   "{ products { edges { node { id title status vendor productType"
+					   " variants { edges { node { id sku price compareAtPrice } } } } } } }",
+					   &bulk);
 	for (start = 0; start < ncodes;)
 	{
 		KcsStyle  **st;
@@ -496,6 +780,14 @@ reconcile_products(Rc *rc)
 			kcs_doc_free(&doc);
 
 			first = st[i]->exists ? Min(KCS_MAX_VARIANTS, list_length(st[i]->skus) + 10) : 1;
+			if (by_bulk)
+			{
+				json_t	   *prod = bulk_product(&bulk, st[i]->product_gid, first);
+
+				compare_product(rc, st[i], inputs[i], prod);
+				json_decref(prod);
+				continue;
+			}
 			cost = 3 + first;
 			if (read.n > 0 && read.cost + cost > kcs_cost_budget())
 				break;
@@ -543,6 +835,7 @@ reconcile_products(Rc *rc)
 		start += Max(n, 1);
 	}
 	MemoryContextDelete(chunk);
+	bulk_free(&bulk);
 }
 
 /* ---------------------------------------------------------- locations */
@@ -636,6 +929,47 @@ reconcile_locations(Rc *rc, bool emit_rows)
 
 /* ---------------------------------------------------------- inventory */
 
+/* one level against its inventoryItem { inventoryLevel(locationId:) } read */
+static void
+compare_level(Rc *rc, KcsLevel *lv, const char *style, json_t *item)
+{
+	json_t	   *level;
+	json_t	   *key = key2_json("sku_code", lv->sku_code, "branch_code", lv->branch_code);
+	char	   *target = psprintf("%d", lv->target);
+
+	if (!json_is_object(item))
+	{
+		/* the variant is gone: the product's repair recreates it */
+		emit(rc, "inventory", key, lv->item_gid, "missing", "inventoryItem", target, NULL);
+		add_fix(rc, "product", style, NULL, false);
+	}
+	else
+	{
+		level = json_object_get(item, "inventoryLevel");
+		if (!json_is_object(level))
+		{
+			if (lv->target != 0)
+			{
+				emit(rc, "inventory", key, lv->item_gid, "missing", "on_hand", target, NULL);
+				add_fix(rc, "inventory", lv->sku_code, lv->branch_code, true);
+			}
+		}
+		else
+		{
+			json_t	   *q = json_array_get(json_object_get(level, "quantities"), 0);
+			json_t	   *qv = json_object_get(q, "quantity");
+
+			if (!json_is_integer(qv) || json_integer_value(qv) != lv->target)
+			{
+				emit(rc, "inventory", key, lv->item_gid, "different", "on_hand", target,
+					 json_is_integer(qv) ? psprintf("%lld", (long long) json_integer_value(qv)) : NULL);
+				add_fix(rc, "inventory", lv->sku_code, lv->branch_code, true);
+			}
+		}
+	}
+	json_decref(key);
+}
+
 static void
 reconcile_inventory(Rc *rc)
 {
@@ -644,6 +978,8 @@ reconcile_inventory(Rc *rc)
 	char	  **rows;
 	int			nrows;
 	int			start;
+	RcBulk		bulk;
+	bool		by_bulk = false;
 
 	/* linked variants of internet-active styles x linked web-stock branches */
 	rows = fetch_all("SELECT vl.sku_code, b.branch_code::text, k.style_code::text"
@@ -654,6 +990,11 @@ reconcile_inventory(Rc *rc)
 					 "  JOIN ci.branch b ON b.branch_code::text = ll.branch_code"
 					 " WHERE ll.active AND b.active AND b.web_stock"
 					 " ORDER BY 1, 2", &nrows, rc->cxt);
+	by_bulk = bulk_try(rc, nrows, "inventory", "SELECT inventory_item_gid FROM kcloud_shopify.variant_link",
+					   "levels",
+					   "{ inventoryItems { edges { node { id inventoryLevels { edges { node {"
+					   " location { id } quantities(names: [\"on_hand\"]) { name quantity } } } } } } } }",
+					   &bulk);
 	for (start = 0; start < nrows; start += RC_LEVEL_CHUNK)
 	{
 		int			n = Min(RC_LEVEL_CHUNK, nrows - start);
@@ -681,6 +1022,18 @@ reconcile_inventory(Rc *rc)
 				continue;		/* the worker would not send it either */
 			if (gid_listed(rc->bad_locations, ls[i].level.location_gid))
 				continue;		/* see the location's row */
+			if (by_bulk)
+			{
+				/* the shape of the paged read: { inventoryLevel } or no item */
+				json_t	   *it = bulk_found(&bulk, ls[i].level.item_gid);
+				json_t	   *item = it ? json_pack("{s:O?}", "inventoryLevel",
+												  json_object_get(json_object_get(it, "levels"),
+																  ls[i].level.location_gid)) : NULL;
+
+				compare_level(rc, &ls[i].level, rows[(start + i) * 3 + 2], item);
+				json_decref(item);
+				continue;
+			}
 			idx[doc.n] = i;
 			kcs_inventory_read_add(&doc, &ls[i].level);
 		}
@@ -692,48 +1045,11 @@ reconcile_inventory(Rc *rc)
 			send_read(rc, query, doc.variables, &reply);
 			for (i = 0; i < doc.n; i++)
 			{
-				KcsLevel   *lv = &ls[idx[i]].level;
-				const char *style = rows[(start + idx[i]) * 3 + 2];
 				char		a[16];
-				json_t	   *item;
-				json_t	   *level;
-				json_t	   *key;
-				char	   *target = psprintf("%d", lv->target);
 
 				snprintf(a, sizeof(a), "l%d", i);
-				item = json_object_get(reply.data, a);
-				key = key2_json("sku_code", lv->sku_code, "branch_code", lv->branch_code);
-				if (!json_is_object(item))
-				{
-					/* the variant is gone: the product's repair recreates it */
-					emit(rc, "inventory", key, lv->item_gid, "missing", "inventoryItem", target, NULL);
-					add_fix(rc, "product", style, NULL, false);
-				}
-				else
-				{
-					level = json_object_get(item, "inventoryLevel");
-					if (!json_is_object(level))
-					{
-						if (lv->target != 0)
-						{
-							emit(rc, "inventory", key, lv->item_gid, "missing", "on_hand", target, NULL);
-							add_fix(rc, "inventory", lv->sku_code, lv->branch_code, true);
-						}
-					}
-					else
-					{
-						json_t	   *q = json_array_get(json_object_get(level, "quantities"), 0);
-						json_t	   *qv = json_object_get(q, "quantity");
-
-						if (!json_is_integer(qv) || json_integer_value(qv) != lv->target)
-						{
-							emit(rc, "inventory", key, lv->item_gid, "different", "on_hand", target,
-								 json_is_integer(qv) ? psprintf("%lld", (long long) json_integer_value(qv)) : NULL);
-							add_fix(rc, "inventory", lv->sku_code, lv->branch_code, true);
-						}
-					}
-				}
-				json_decref(key);
+				compare_level(rc, &ls[idx[i]].level, rows[(start + idx[i]) * 3 + 2],
+							  json_object_get(reply.data, a));
 			}
 			kcs_reply_free(&reply);
 		}
@@ -742,6 +1058,7 @@ reconcile_inventory(Rc *rc)
 		MemoryContextReset(chunk);
 	}
 	MemoryContextDelete(chunk);
+	bulk_free(&bulk);
 }
 
 /* ---------------------------------------------------------- customers */
@@ -804,9 +1121,16 @@ reconcile_customers(Rc *rc)
 	char	  **codes;
 	int			ncodes;
 	int			start;
+	RcBulk		bulk;
+	bool		by_bulk = false;
 
 	codes = fetch_all("SELECT customer_code FROM kcloud_shopify.customer_link ORDER BY 1",
 					  &ncodes, rc->cxt);
+	by_bulk = bulk_try(rc, ncodes, "customers", "SELECT customer_gid FROM kcloud_shopify.customer_link",
+					   NULL,
+					   "{ customers { edges { node { id firstName lastName"
+					   " defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } } } } }",
+					   &bulk);
 	for (start = 0; start < ncodes; start += RC_NODE_CHUNK)
 	{
 		int			n = Min(RC_NODE_CHUNK, ncodes - start);
@@ -831,7 +1155,12 @@ reconcile_customers(Rc *rc)
 			json_array_append_new(ids, json_string(cs[i]->customer_gid));
 			idx[m++] = i;
 		}
-		if (m > 0)
+		if (m > 0 && by_bulk)
+		{
+			for (i = 0; i < m; i++)
+				compare_customer(rc, cs[idx[i]], inputs[i], bulk_found(&bulk, cs[idx[i]]->customer_gid));
+		}
+		else if (m > 0)
 		{
 			json_t	   *vars = json_pack("{s:O}", "ids", ids);
 			KcsReply	reply;
@@ -854,6 +1183,7 @@ reconcile_customers(Rc *rc)
 		MemoryContextReset(chunk);
 	}
 	MemoryContextDelete(chunk);
+	bulk_free(&bulk);
 }
 
 /* -------------------------------------------------------------- repair */

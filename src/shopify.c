@@ -329,7 +329,7 @@ classify(const char *query, KcsHttpResult *res, KcsReply *reply)
 		if (reply->retry_after <= 0)
 			reply->retry_after = Max(1.0, kcs_rl_deficit_seconds(reply->requested_cost > 0 ?
 																 reply->requested_cost :
-																 kcs_rl_expected_cost(query)));
+																 kcs_rl_expected_cost(query, 0)));
 		return;
 	}
 	if (res->status >= 500)
@@ -412,6 +412,13 @@ count_root_fields(json_t *data)
 void
 kcs_graphql_send(const char *query, json_t *variables, KcsReply *reply)
 {
+	kcs_graphql_send_cost(query, variables, 0, reply);
+}
+
+void
+kcs_graphql_send_cost(const char *query, json_t *variables, double expected_cost,
+					  KcsReply *reply)
+{
 	json_t	   *req;
 	char	   *body;
 	char	   *url;
@@ -463,7 +470,7 @@ kcs_graphql_send(const char *query, json_t *variables, KcsReply *reply)
 			log_request(query, 0, -1, "transient", 0, reply->error);
 			break;
 		}
-		kcs_rl_pace(kcs_rl_expected_cost(query));
+		kcs_rl_pace(kcs_rl_expected_cost(query, expected_cost));
 
 		tokhdr = psprintf("X-Shopify-Access-Token: %s", kcs_conn.token);
 		headers[0] = "Content-Type: application/json";

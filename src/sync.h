@@ -50,6 +50,15 @@ typedef struct KcsReply
  * bucket is short).  Does not steal the reference to variables.
  */
 extern void kcs_graphql_send(const char *query, json_t *variables, KcsReply *reply);
+/*
+ * The same, for a document whose requested cost the caller has estimated
+ * (KcsDoc.cost): the pace waits for that many points when the document's
+ * text has not been sent before (aliased batches rarely repeat their text),
+ * instead of a small default that would go out early and come back
+ * THROTTLED once the bucket runs near empty.
+ */
+extern void kcs_graphql_send_cost(const char *query, json_t *variables, double expected_cost,
+								  KcsReply *reply);
 extern void kcs_reply_free(KcsReply *reply);
 
 /* One claimed queue row. */
@@ -77,6 +86,14 @@ extern void kcs_sync_products(KcsItem *items, int n);
 extern void kcs_sync_inventory(KcsItem *items, int n);
 extern void kcs_sync_locations(KcsItem *items, int n);
 extern void kcs_sync_customers(KcsItem *items, int n);
+
+/*
+ * bulk.c, for a backend's bulk query (reconcile.c): poll a bulk operation
+ * until it ends (or timeout_ms), and read its result file line by line.
+ */
+extern json_t *kcs_bulk_poll(const char *gid, long timeout_ms, char **error);
+extern bool kcs_bulk_read_lines(const char *url, void (*fn) (const char *line, void *arg),
+								void *arg, char **error);
 
 /*
  * Per-round hooks of the worker loop, implemented by other areas and called

@@ -211,7 +211,7 @@ kcs_sync_customers(KcsItem *items, int n)
 			kcs_customer_set_add(&doc, cs[todo[start + i]]);
 		query = kcs_doc_finish(&doc, "mutation", "KcsCustomerSet");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < count; i++)
 		{

@@ -220,66 +220,49 @@ on_hand_of(json_t *level, int *q)
 
 /* ------------------------------------------------ read / activate levels */
 
+/*
+ * One aliased request per chunk of levels: add() puts level i of the chunk
+ * into the document (alias <prefix><i>), take() reads its answer (the
+ * payload under that alias) when the request went through.  A failed
+ * request decides every level of its chunk alike.
+ */
+typedef void (*ChunkAdd) (KcsDoc *doc, InvWork *w);
+typedef void (*ChunkTake) (InvWork *w, json_t *payload, void *arg);
+
 static void
-read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *nact)
+send_chunks(InvWork **ws, int n, MemoryContext cxt, int max_chunk, double cost_each,
+			const char *optype, const char *name, char prefix, const char *fail,
+			ChunkAdd add, ChunkTake take, void *arg)
 {
 	int			start = 0;
 
-	*need_act = palloc(sizeof(InvWork *) * Max(n, 1));
-	*nact = 0;
 	while (start < n)
 	{
 		KcsDoc		doc;
-		int			count = Min(n - start, Max(1, Min(KCS_READ_CHUNK, (int) (kcs_cost_budget() / 4))));
+		int			count = Min(n - start, Max(1, Min(max_chunk, (int) (kcs_cost_budget() / cost_each))));
 		int			i;
 		char	   *query;
 		KcsReply	reply;
 
 		kcs_doc_init(&doc);
 		for (i = 0; i < count; i++)
-			kcs_inventory_read_add(&doc, &ws[start + i]->st.level);
-		query = kcs_doc_finish(&doc, "query", "KcsInventoryLevels");
+			add(&doc, ws[start + i]);
+		query = kcs_doc_finish(&doc, optype, name);
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < count; i++)
 		{
 			InvWork    *w = ws[start + i];
 			char		a[16];
-			json_t	   *item;
-			json_t	   *level;
-			int			q;
 
 			if (reply.outcome != KCS_OK)
 			{
-				decide(w, reply.outcome,
-					   reply.error ? reply.error : "reading the inventory level failed", reply.retry_after);
+				decide(w, reply.outcome, reply.error ? reply.error : fail, reply.retry_after);
 				continue;
 			}
-			snprintf(a, sizeof(a), "l%d", i);
-			item = json_object_get(reply.data, a);
-			if (!json_is_object(item))
-			{
-				w->drop_variant = true;
-				decide(w, KCS_WAIT, "inventory item not found in Shopify; product queued again", 0);
-				continue;
-			}
-			level = json_object_get(item, "inventoryLevel");
-			if (!json_is_object(level))
-			{
-				if (w->st.activate_ok)
-					(*need_act)[(*nact)++] = w;
-				else
-					decide(w, KCS_OK, NULL, 0); /* not stocked there and nothing to offer */
-				continue;
-			}
-			if (on_hand_of(level, &q))
-			{
-				w->st.level.known = true;
-				w->st.level.shopify_on_hand = q;
-			}
-			else
-				decide(w, KCS_TRANSIENT, "inventory level without an on_hand quantity", 0);
+			snprintf(a, sizeof(a), "%c%d", prefix, i);
+			take(w, json_object_get(reply.data, a), arg);
 		}
 		kcs_reply_free(&reply);
 		kcs_doc_free(&doc);
@@ -287,58 +270,92 @@ read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *n
 	}
 }
 
+/* levels to activate, collected by take_read */
+typedef struct NeedActivate
+{
+	InvWork   **ws;
+	int			n;
+} NeedActivate;
+
+static void
+add_read(KcsDoc *doc, InvWork *w)
+{
+	kcs_inventory_read_add(doc, &w->st.level);
+}
+
+static void
+take_read(InvWork *w, json_t *item, void *arg)
+{
+	NeedActivate *act = arg;
+	json_t	   *level;
+	int			q;
+
+	if (!json_is_object(item))
+	{
+		w->drop_variant = true;
+		decide(w, KCS_WAIT, "inventory item not found in Shopify; product queued again", 0);
+		return;
+	}
+	level = json_object_get(item, "inventoryLevel");
+	if (!json_is_object(level))
+	{
+		if (w->st.activate_ok)
+			act->ws[act->n++] = w;
+		else
+			decide(w, KCS_OK, NULL, 0); /* not stocked there and nothing to offer */
+		return;
+	}
+	if (on_hand_of(level, &q))
+	{
+		w->st.level.known = true;
+		w->st.level.shopify_on_hand = q;
+	}
+	else
+		decide(w, KCS_TRANSIENT, "inventory level without an on_hand quantity", 0);
+}
+
+static void
+read_unknown(InvWork **ws, int n, MemoryContext cxt, InvWork ***need_act, int *nact)
+{
+	NeedActivate act;
+
+	act.ws = palloc(sizeof(InvWork *) * Max(n, 1));
+	act.n = 0;
+	send_chunks(ws, n, cxt, KCS_READ_CHUNK, 4, "query", "KcsInventoryLevels", 'l',
+				"reading the inventory level failed", add_read, take_read, &act);
+	*need_act = act.ws;
+	*nact = act.n;
+}
+
+static void
+add_activate(KcsDoc *doc, InvWork *w)
+{
+	kcs_inventory_activate_add(doc, &w->st.level, new_key());
+}
+
+static void
+take_activate(InvWork *w, json_t *payload, void *arg)
+{
+	KcsUserError *errs;
+	int			nerr = kcs_user_errors(payload, "userErrors", &errs);
+	int			q;
+
+	if (nerr > 0)
+		decide(w, KCS_TRANSIENT, kcs_user_errors_text(errs, nerr), 0);
+	else if (on_hand_of(json_object_get(payload, "inventoryLevel"), &q))
+	{
+		w->st.level.known = true;
+		w->st.level.shopify_on_hand = q;
+	}
+	else
+		decide(w, KCS_TRANSIENT, "inventoryActivate returned no level", 0);
+}
+
 static void
 activate(InvWork **ws, int n, MemoryContext cxt)
 {
-	int			start = 0;
-
-	while (start < n)
-	{
-		KcsDoc		doc;
-		int			count = Min(n - start, Max(1, Min(KCS_ACTIVATE_CHUNK, (int) (kcs_cost_budget() / 14))));
-		int			i;
-		char	   *query;
-		KcsReply	reply;
-
-		kcs_doc_init(&doc);
-		for (i = 0; i < count; i++)
-			kcs_inventory_activate_add(&doc, &ws[start + i]->st.level, new_key());
-		query = kcs_doc_finish(&doc, "mutation", "KcsInventoryActivate");
-		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
-		MemoryContextSwitchTo(cxt);
-		for (i = 0; i < count; i++)
-		{
-			InvWork    *w = ws[start + i];
-			char		a[16];
-			json_t	   *payload;
-			KcsUserError *errs;
-			int			nerr;
-			int			q;
-
-			if (reply.outcome != KCS_OK)
-			{
-				decide(w, reply.outcome,
-					   reply.error ? reply.error : "inventoryActivate failed", reply.retry_after);
-				continue;
-			}
-			snprintf(a, sizeof(a), "a%d", i);
-			payload = json_object_get(reply.data, a);
-			nerr = kcs_user_errors(payload, "userErrors", &errs);
-			if (nerr > 0)
-				decide(w, KCS_TRANSIENT, kcs_user_errors_text(errs, nerr), 0);
-			else if (on_hand_of(json_object_get(payload, "inventoryLevel"), &q))
-			{
-				w->st.level.known = true;
-				w->st.level.shopify_on_hand = q;
-			}
-			else
-				decide(w, KCS_TRANSIENT, "inventoryActivate returned no level", 0);
-		}
-		kcs_reply_free(&reply);
-		kcs_doc_free(&doc);
-		start += count;
-	}
+	send_chunks(ws, n, cxt, KCS_ACTIVATE_CHUNK, 14, "mutation", "KcsInventoryActivate", 'a',
+				"inventoryActivate failed", add_activate, take_activate, NULL);
 }
 
 /* ----------------------------------------------------------------- set */

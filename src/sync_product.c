@@ -11,12 +11,15 @@
  *      variants carrying the style's SKUs (a product made elsewhere, which
  *      is adopted instead of duplicated);
  *   3. productSet per style, several per request (aliases) while the
- *      estimated cost stays under KCS_COST_BUDGET: identifier customId
- *      kcloud.style_code (upsert, so a retry after a lost reply updates the
- *      product it created), or the product id of an adopted product; full
- *      variant list (variant ids sent where known); new variants carry
+ *      estimated cost stays under KCS_COST_BUDGET: a new product by
+ *      customId kcloud.style_code with our metafield list; a linked one
+ *      (link, our customId found, or adopted) by its id WITHOUT a metafield
+ *      list -- productSet would delete the merchant's metafields -- and our
+ *      metafields by metafieldsSet / metafieldsDelete in the same request;
+ *      full variant list (variant ids sent where known); new variants carry
  *      their CI stock at every linked web-stock location;
- *   4. one short transaction records product and variant links, forgets
+ *   4. one short transaction records product and variant links (and the
+ *      keys of our metafields once Shopify confirmed them all), forgets
  *      removed SKUs, records the stock just set, and queues stock levels
  *      Shopify does not know yet.
  * A style deleted in CI is set to DRAFT through its link (never deleted).
@@ -42,6 +45,8 @@ typedef struct ProductWork
 	KcsStyle   *st;
 	bool		send;			/* still to be sent */
 	bool		done;			/* outcome decided */
+	bool		product_ok;		/* productSet succeeded: record the links */
+	bool		mf_ok;			/* our metafields confirmed: record their keys */
 	json_t	   *product;		/* reply's product (borrowed until recorded) */
 	char	   *product_gid;
 	char	   *status;
@@ -83,7 +88,19 @@ apply_adoption(ProductWork *w, json_t *ours, json_t *variants)
 	ListCell   *lc;
 
 	if (json_is_object(ours))
-		pid = kcs_json_str(ours, "id");	/* created by us; reply was lost */
+	{
+		/*
+		 * created by us (a reply was lost, or the link was dropped to relink):
+		 * from now on it is a linked product, sent by id without touching
+		 * metafields that are not ours
+		 */
+		pid = kcs_json_str(ours, "id");
+		if (pid)
+		{
+			st->product_gid = pstrdup(pid);
+			st->adopt = true;
+		}
+	}
 	else if (json_is_array(nodes) && json_array_size(nodes) > 0)
 	{
 		/* the product holding most of the style's SKUs */
@@ -213,7 +230,7 @@ adopt_lookup(ProductWork *work, int n, MemoryContext cxt)
 		}
 		query = kcs_doc_finish(&doc, "query", "KcsProductLookup");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
@@ -299,11 +316,65 @@ take_product(ProductWork *w, json_t *payload)
 		}
 	}
 	outcome(w->item, KCS_OK, NULL, 0);
+	w->product_ok = true;
+	/* a new product's metafields travelled in productSet; a hidden one sends none */
+	w->mf_ok = w->st->exists && w->st->product_gid == NULL;
 	w->done = true;
 }
 
+/*
+ * The metafieldsSet m<i>_<j> / metafieldsDelete d<i>_<j> that followed a
+ * linked product's productSet p<i> (kcs_product_set_add).  Only after all
+ * of them succeeded are the keys recorded (record_product); a failure is
+ * the item's outcome, the product and variant links are recorded anyway.
+ */
 static void
-product_set(ProductWork *work, int n, MemoryContext cxt)
+take_metafields(ProductWork *w, json_t *data, int i, int nset, int ndel)
+{
+	int			j;
+	StringInfoData err;
+
+	if (!w->product_ok || nset + ndel == 0)
+		return;
+	initStringInfo(&err);
+	for (j = 0; j < nset + ndel; j++)
+	{
+		char		alias[32];
+		json_t	   *payload;
+		KcsUserError *errs;
+		int			nerr;
+
+		if (j < nset)
+			snprintf(alias, sizeof(alias), "m%d_%d", i, j);
+		else
+			snprintf(alias, sizeof(alias), "d%d_%d", i, j - nset);
+		payload = json_object_get(data, alias);
+		if (!json_is_object(payload))
+		{
+			appendStringInfo(&err, "%s%s returned nothing", err.len ? "; " : "",
+							 j < nset ? "metafieldsSet" : "metafieldsDelete");
+			continue;
+		}
+		nerr = kcs_user_errors(payload, "userErrors", &errs);
+		if (nerr > 0)
+			appendStringInfo(&err, "%s%s: %s", err.len ? "; " : "",
+							 j < nset ? "metafieldsSet" : "metafieldsDelete",
+							 kcs_user_errors_text(errs, nerr));
+	}
+	if (err.len > 0)
+		outcome(w->item, KCS_PERMANENT, err.data, 0);
+	else
+		w->mf_ok = true;
+	pfree(err.data);
+}
+
+/*
+ * Send the works marked send, several per request: productSet (plus a
+ * linked product's metafield calls), or with metafields_only just the
+ * metafield calls (kcs_product_metafields_after_bulk).
+ */
+static void
+product_set(ProductWork *work, int n, MemoryContext cxt, bool metafields_only)
 {
 	int			start = 0;
 
@@ -311,6 +382,9 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 	{
 		KcsDoc		doc;
 		int			idx[KCS_MAX_ALIASES];
+		int			nset[KCS_MAX_ALIASES];
+		int			ndel[KCS_MAX_ALIASES];
+		int			roots = 0;
 		int			i;
 		char	   *query;
 		KcsReply	reply;
@@ -318,12 +392,25 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 		kcs_doc_init(&doc);
 		for (i = start; i < n && doc.n < KCS_MAX_ALIASES; i++)
 		{
+			int			calls;
+			int			fields;
+			double		cost;
+
 			if (!work[i].send)
 				continue;
-			if (doc.n > 0 && doc.cost + kcs_product_set_cost(work[i].st) > kcs_cost_budget())
+			calls = kcs_product_metafield_calls(work[i].st, &nset[doc.n], &ndel[doc.n]);
+			fields = metafields_only ? calls : 1 + calls;
+			cost = metafields_only ? KCS_MF_CALL_COST * calls : kcs_product_set_cost(work[i].st);
+			/* at most KCS_MAX_ALIASES root fields, metafield calls included */
+			if (doc.n > 0 && (doc.cost + cost > kcs_cost_budget() ||
+							  roots + fields > KCS_MAX_ALIASES))
 				break;
 			idx[doc.n] = i;
-			kcs_product_set_add(&doc, work[i].st);
+			roots += fields;
+			if (metafields_only)
+				kcs_product_metafields_add(&doc, work[i].st);
+			else
+				kcs_product_set_add(&doc, work[i].st);
 		}
 		start = i;
 		if (doc.n == 0)
@@ -331,9 +418,10 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 			kcs_doc_free(&doc);
 			continue;
 		}
-		query = kcs_doc_finish(&doc, "mutation", "KcsProductSet");
+		query = kcs_doc_finish(&doc, "mutation",
+							   metafields_only ? "KcsProductMetafields" : "KcsProductSet");
 		memset(&reply, 0, sizeof(reply));
-		kcs_graphql_send(query, doc.variables, &reply);
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < doc.n; i++)
 		{
@@ -347,8 +435,12 @@ product_set(ProductWork *work, int n, MemoryContext cxt)
 				w->done = true;
 				continue;
 			}
-			snprintf(p, sizeof(p), "p%d", i);
-			take_product(w, json_object_get(reply.data, p));
+			if (!metafields_only)
+			{
+				snprintf(p, sizeof(p), "p%d", i);
+				take_product(w, json_object_get(reply.data, p));
+			}
+			take_metafields(w, reply.data, i, nset[i], ndel[i]);
 		}
 		kcs_reply_free(&reply);
 		kcs_doc_free(&doc);
@@ -381,6 +473,21 @@ list_to_array(List *l)
 	return a;
 }
 
+/* the keys of our metafields Shopify just confirmed (deletes are diffed against them) */
+static void
+record_metafield_keys(KcsStyle *st)
+{
+	List	   *keys = kcs_product_metafield_keys(st);
+	Oid			t[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		v[2];
+
+	v[0] = CStringGetTextDatum(st->style_code);
+	v[1] = kcs_text_array(list_to_array(keys), list_length(keys));
+	exec_args("UPDATE kcloud_shopify.product_link SET metafield_keys = $2 WHERE style_code = $1",
+			  2, t, v, SPI_OK_UPDATE);
+	list_free_deep(keys);
+}
+
 static void
 record_product(ProductWork *w)
 {
@@ -404,6 +511,8 @@ record_product(ProductWork *w)
 			  3, t3, v, SPI_OK_INSERT);
 	if (!st->exists)
 		return;					/* hidden: variants and stock left as they are */
+	if (w->mf_ok)
+		record_metafield_keys(st);
 
 	v[1] = kcs_text_array(list_to_array(w->vskus), nv);
 	v[2] = kcs_text_array(list_to_array(w->vgids), nv);
@@ -582,10 +691,54 @@ kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload)
 	w.item = item;
 	w.st = st;
 	take_product(&w, payload);
-	if (item->outcome != KCS_OK || w.product_gid == NULL)
+	if (!w.product_ok || w.product_gid == NULL)
 		return false;
 	record_product(&w);
 	return true;
+}
+
+/*
+ * bulk.c: after a bulk run's lines were recorded, the metafields of the
+ * linked styles among them (their bulk productSet went by id without the
+ * metafield list, which would have deleted the merchant's metafields):
+ * metafieldsSet / metafieldsDelete by ordinary calls, several styles per
+ * request, then their keys recorded.  A style whose calls fail gets
+ * ok[i] = false and goes back to ordinary calls (which send everything
+ * again).  No transaction open on entry.
+ */
+extern void kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
+
+void
+kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext cxt;
+	ProductWork *work;
+	int			i;
+
+	callercxt = outer;
+	cxt = AllocSetContextCreate(outer, "kcloud_shopify bulk metafields", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	work = palloc0(sizeof(ProductWork) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		work[i].item = &items[i];
+		work[i].st = styles[i];
+		work[i].product_ok = true;
+		work[i].send = ok[i] && styles[i]->exists && styles[i]->product_gid != NULL;
+	}
+	product_set(work, n, cxt, true);
+	for (i = 0; i < n; i++)
+		if (work[i].send && !work[i].mf_ok)
+			ok[i] = false;
+
+	kcs_xact_begin();
+	for (i = 0; i < n; i++)
+		if (work[i].send && work[i].mf_ok)
+			record_metafield_keys(styles[i]);
+	kcs_xact_commit();
+	MemoryContextSwitchTo(outer);
+	MemoryContextDelete(cxt);
 }
 
 /* ---------------------------------------------------------- entry point */
@@ -650,7 +803,7 @@ kcs_sync_products(KcsItem *items, int n)
 			MemoryContextSwitchTo(cxt);
 			break;
 		}
-	product_set(work, n, cxt);
+	product_set(work, n, cxt, false);
 
 	for (i = 0; i < n; i++)
 		if (work[i].product_gid != NULL || (work[i].status && strcmp(work[i].status, "RELINK") == 0))
@@ -660,7 +813,7 @@ kcs_sync_products(KcsItem *items, int n)
 		kcs_xact_begin();
 		for (i = 0; i < n; i++)
 		{
-			if (work[i].item->outcome == KCS_OK && work[i].product_gid != NULL)
+			if (work[i].product_ok && work[i].product_gid != NULL)
 				record_product(&work[i]);
 			else if (work[i].status && strcmp(work[i].status, "RELINK") == 0)
 				forget_variants(work[i].st->style_code);

@@ -60,7 +60,7 @@ extern char *kcs_http_form_escape(const char *s);
 
 /* ratelimit.c: pacing from Shopify's throttleStatus */
 extern void kcs_rl_observe(double max, double available, double restore_rate);
-extern double kcs_rl_expected_cost(const char *query);
+extern double kcs_rl_expected_cost(const char *query, double estimate);
 extern void kcs_rl_remember_cost(const char *query, double requested);
 extern void kcs_rl_pace(double expected_cost);
 extern double kcs_rl_deficit_seconds(double cost);

@@ -83,6 +83,10 @@ typedef struct KindDef
 	const char *kind;
 	int		   *batch;
 	KcsSyncFn	fn;
+	/* the last key claimed: the next claim goes on from there (queue_claim) */
+	char		cursor1[NAMEDATALEN * 2];
+	char		cursor2[NAMEDATALEN * 2];
+	bool		has_cursor;
 } KindDef;
 
 static KindDef kinds[] = {
@@ -234,10 +238,11 @@ round_prepare(void)
 
 /* Claim a batch of one kind; items are allocated in batch_cxt. */
 static int
-claim(const KindDef *kd, KcsItem **items_out)
+claim(KindDef *kd, KcsItem **items_out)
 {
-	Oid			types[3] = {TEXTOID, INT4OID, INTERVALOID};
-	Datum		vals[3];
+	Oid			types[5] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID, TEXTOID};
+	Datum		vals[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			n;
 	int			i;
 	KcsItem    *items;
@@ -249,9 +254,16 @@ claim(const KindDef *kd, KcsItem **items_out)
 	vals[1] = Int32GetDatum(*kd->batch);
 	vals[2] = DirectFunctionCall3(interval_in, CStringGetDatum(lease),
 								  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	if (kd->has_cursor)
+	{
+		vals[3] = CStringGetTextDatum(kd->cursor1);
+		vals[4] = CStringGetTextDatum(kd->cursor2);
+	}
+	else
+		nulls[3] = nulls[4] = 'n';
 	spi_check(SPI_execute_with_args("SELECT key1, key2, attempts, lease_token "
-									"FROM kcloud_shopify.queue_claim($1, $2, $3)",
-									3, types, vals, NULL, false, 0),
+									"FROM kcloud_shopify.queue_claim($1, $2, $3, $4, $5)",
+									5, types, vals, nulls, false, 0),
 			  SPI_OK_SELECT, "queue_claim");
 	n = (int) SPI_processed;
 	items = MemoryContextAllocZero(batch_cxt, sizeof(KcsItem) * Max(n, 1));
@@ -270,6 +282,17 @@ claim(const KindDef *kd, KcsItem **items_out)
 		items[i].outcome = KCS_WAIT;	/* entity code must set it */
 		items[i].error = NULL;
 		items[i].retry_after = 0;
+	}
+	if (n > 0)
+	{
+		/* keys longer than the buffer (not in CI's schema) restart the walk */
+		kd->has_cursor = strlen(items[n - 1].key1) < sizeof(kd->cursor1) &&
+			strlen(items[n - 1].key2) < sizeof(kd->cursor2);
+		if (kd->has_cursor)
+		{
+			strlcpy(kd->cursor1, items[n - 1].key1, sizeof(kd->cursor1));
+			strlcpy(kd->cursor2, items[n - 1].key2, sizeof(kd->cursor2));
+		}
 	}
 	kcs_xact_commit();
 
@@ -483,7 +506,7 @@ run_hook(void (*hook) (void), const char *what)
 
 /* Drain one kind, batch after batch.  Returns false when paused meanwhile. */
 static bool
-process_kind(const KindDef *kd)
+process_kind(KindDef *kd)
 {
 	int			batches = 0;
 

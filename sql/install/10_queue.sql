@@ -86,48 +86,101 @@ $$;
 
 /*
  * Claim up to p_limit pending entities of one kind whose retry time has
- * come, oldest first, skipping entities still in flight and rows locked by
- * anybody else.  After committing the claim and before reading CI rows the
- * worker must call kcloud_shopify.capture_wait() (see 15_capture.sql).
+ * come, in key order from just after (p_after_key1, p_after_key2) -- the
+ * last key the caller claimed -- and around, skipping entities still in
+ * flight and rows locked by anybody else.  Rows come back in claim order:
+ * the last one is the caller's next cursor.  After committing the claim and
+ * before reading CI rows the worker must call kcloud_shopify.capture_wait()
+ * (see 15_capture.sql).
  * The claim moves rows out of the pending set, so a concurrent capture of
  * the same entity waits at most for this short transaction and then queues
  * a fresh pending row.
  */
-CREATE FUNCTION kcloud_shopify.queue_claim(p_kind text, p_limit int, p_lease interval)
+CREATE FUNCTION kcloud_shopify.queue_claim(p_kind text, p_limit int, p_lease interval,
+                                           p_after_key1 text DEFAULT NULL,
+                                           p_after_key2 text DEFAULT '')
 RETURNS TABLE (kind text, key1 text, key2 text, attempts int, lease_token bigint,
                enqueued_at timestamptz)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     tok bigint;
+    got int := 0;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'queue_claim needs a positive limit and lease (got %, %)', p_limit, p_lease
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     tok := pg_catalog.nextval('kcloud_shopify.lease_token_seq');
-    RETURN QUERY
-    WITH c AS (
-        SELECT q.ctid AS tid
-          FROM kcloud_shopify.queue q
-         WHERE q.state = 'pending'
-           AND q.kind = p_kind
-           AND q.next_attempt_at <= pg_catalog.now()
-           AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.queue f
-                            WHERE f.state = 'in_flight' AND f.kind = q.kind
-                              AND f.key1 = q.key1 AND f.key2 = q.key2)
-         ORDER BY q.enqueued_at, q.key1, q.key2     -- oldest first: no key starves
-         LIMIT p_limit
-           FOR UPDATE SKIP LOCKED
-    )
-    UPDATE kcloud_shopify.queue q
-       SET state = 'in_flight',
-           lease_until = pg_catalog.now() + p_lease,
-           lease_token = tok,
-           attempts = q.attempts + 1
-      FROM c
-     WHERE q.ctid = c.tid
-    RETURNING q.kind, q.key1, q.key2, q.attempts, q.lease_token, q.enqueued_at;
+    /*
+     * Walk the pending rows in key order, from just after the caller's
+     * cursor (the last key it claimed) and around: the scan follows
+     * queue_pending_key and stops at the limit, so a claim costs the batch,
+     * not the backlog (ordering by enqueued_at sorted every pending row of
+     * the kind at each claim: seconds per claim with 300,000 stock levels
+     * queued).  The cursor goes round the whole key space, so no key starves.
+     * OFFSET 0 keeps the in-flight check a probe of queue_in_flight_key on
+     * the full key for each row scanned: planned as an anti-join with a
+     * freshly filled queue's statistics, it read every in-flight row of the
+     * kind for every pending row (100 ms per claim of 250).
+     */
+    IF p_after_key1 IS NOT NULL THEN
+        RETURN QUERY
+        WITH c AS (
+            SELECT q.ctid AS tid
+              FROM kcloud_shopify.queue q
+             WHERE q.state = 'pending'
+               AND q.kind = p_kind
+               AND (q.key1, q.key2) > (p_after_key1, COALESCE(p_after_key2, ''))
+               AND q.next_attempt_at <= pg_catalog.now()
+               AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.queue f
+                                WHERE f.state = 'in_flight' AND f.kind = q.kind
+                                  AND f.key1 = q.key1 AND f.key2 = q.key2
+                               OFFSET 0)   -- a probe per row, never a join
+             ORDER BY q.key1, q.key2
+             LIMIT p_limit
+               FOR UPDATE SKIP LOCKED
+        ), u AS (
+            UPDATE kcloud_shopify.queue q
+               SET state = 'in_flight',
+                   lease_until = pg_catalog.now() + p_lease,
+                   lease_token = tok,
+                   attempts = q.attempts + 1
+              FROM c
+             WHERE q.ctid = c.tid
+            RETURNING q.kind, q.key1, q.key2, q.attempts, q.lease_token, q.enqueued_at
+        )
+        SELECT * FROM u ORDER BY u.key1, u.key2;
+        GET DIAGNOSTICS got = ROW_COUNT;
+    END IF;
+    IF got < p_limit THEN
+        -- from the start of the key space (the rows just claimed are in flight now)
+        RETURN QUERY
+        WITH c AS (
+            SELECT q.ctid AS tid
+              FROM kcloud_shopify.queue q
+             WHERE q.state = 'pending'
+               AND q.kind = p_kind
+               AND q.next_attempt_at <= pg_catalog.now()
+               AND NOT EXISTS (SELECT 1 FROM kcloud_shopify.queue f
+                                WHERE f.state = 'in_flight' AND f.kind = q.kind
+                                  AND f.key1 = q.key1 AND f.key2 = q.key2
+                               OFFSET 0)   -- a probe per row, never a join
+             ORDER BY q.key1, q.key2
+             LIMIT p_limit - got
+               FOR UPDATE SKIP LOCKED
+        ), u AS (
+            UPDATE kcloud_shopify.queue q
+               SET state = 'in_flight',
+                   lease_until = pg_catalog.now() + p_lease,
+                   lease_token = tok,
+                   attempts = q.attempts + 1
+              FROM c
+             WHERE q.ctid = c.tid
+            RETURNING q.kind, q.key1, q.key2, q.attempts, q.lease_token, q.enqueued_at
+        )
+        SELECT * FROM u ORDER BY u.key1, u.key2;
+    END IF;
 END
 $$;
 
@@ -268,7 +321,7 @@ REVOKE ALL ON kcloud_shopify.pending FROM PUBLIC;
 
 REVOKE ALL ON SEQUENCE kcloud_shopify.lease_token_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION kcloud_shopify.enqueue(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION kcloud_shopify.queue_claim(text, int, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kcloud_shopify.queue_claim(text, int, interval, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION kcloud_shopify.queue_ack(bigint, text, text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION kcloud_shopify.queue_fail(bigint, text, text, text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION kcloud_shopify.queue_recover(boolean) FROM PUBLIC;

@@ -11,6 +11,8 @@ CREATE TABLE kcloud_shopify.product_link (
     product_gid text NOT NULL UNIQUE,
     custom_id   text,               -- the identifier productSet was keyed on
     status      text,               -- ACTIVE / DRAFT as last sent
+    metafield_keys text[],          -- 'ns.key' of our metafields Shopify confirmed last
+                                    -- (the ones CI drops are deleted: docs/entities.md)
     synced_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 

@@ -180,6 +180,9 @@ sub start
 
 sub url { return $_[0]{url}; }
 
+# the node process (for CPU figures in bench/)
+sub pid { return $_[0]{h}{KIDS}[0]{PID}; }
+
 sub get
 {
 	my ($self, $path) = @_;

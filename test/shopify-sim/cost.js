@@ -169,4 +169,4 @@ function actualCost(schema, doc, op, variables, data) {
   return new CostCalculator(schema, fragmentsOf(doc), variables).operation(op, data || null);
 }
 
-module.exports = { requestedCost, actualCost, productSetDynamic };
+module.exports = { requestedCost, actualCost, productSetDynamic, isConnectionType };

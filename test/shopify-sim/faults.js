@@ -1,5 +1,7 @@
 'use strict';
 // Fault injection, decided per GraphQL request with a seeded PRNG (one draw per request).
+// bulkQuery (not drawn): 'FAILED' | 'TIMEOUT' | 'CANCELED' | 'STALL' makes every bulk query operation
+// started while it is set end that way (state/bulk.js); null = none.
 const { prng } = require('./util');
 
 const KINDS = ['error500', 'error503', 'error429', 'hang', 'reset', 'applyThenDrop'];
@@ -10,11 +12,12 @@ class Faults {
   set(cfg) {
     cfg = cfg || {};
     const seed = this.cfg ? this.cfg.seed : 1;
-    this.cfg = { error500: 0, error503: 0, error429: 0, hang: 0, reset: 0, applyThenDrop: 0, latencyMs: 0, operations: null, seed };
+    this.cfg = { error500: 0, error503: 0, error429: 0, hang: 0, reset: 0, applyThenDrop: 0, latencyMs: 0, operations: null, bulkQuery: null, seed };
     this.update(cfg);
   }
   update(cfg) {
     for (const k of KINDS.concat(['latencyMs'])) if (cfg[k] !== undefined) this.cfg[k] = Number(cfg[k]) || 0;
+    if (cfg.bulkQuery !== undefined) this.cfg.bulkQuery = cfg.bulkQuery ? String(cfg.bulkQuery).toUpperCase() : null;
     if (cfg.operations !== undefined) this.cfg.operations = cfg.operations && cfg.operations.length ? cfg.operations.slice() : null;
     if (cfg.seed !== undefined || !this.rand) { if (cfg.seed !== undefined) this.cfg.seed = Number(cfg.seed); this.rand = prng(this.cfg.seed); }
   }

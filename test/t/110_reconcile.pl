@@ -22,19 +22,10 @@ KcsTest::wait_for_worker($node);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
+require "$KcsTest::SRC/test/t/drift.pm";
+
 # the rows of reconcile() without the GIDs, sorted: kind|ci_key|drift|field|ci|shopify
-sub drift_rows
-{
-	my ($kind, $repair) = @_;
-	$repair = $repair ? 'true' : 'false';
-	return sql(<<"SQL");
-SELECT line FROM (
-  SELECT concat_ws('|', kind, ci_key::text, drift, coalesce(field, ''), coalesce(ci_value, ''),
-                   coalesce(shopify_value, '')) AS line
-    FROM kcloud_shopify.reconcile('$kind', $repair)) r
- ORDER BY line COLLATE "C";
-SQL
-}
+sub drift_rows { return sql(Drift::rows_sql(@_)); }
 
 # --- the function itself: owner only, documented, checks its argument ---
 is(sql(<<'SQL'), 'false|true', 'reconcile() is not executable by PUBLIC and has a comment');
@@ -75,20 +66,10 @@ ok(sql("SELECT count(*) FROM kcloud_shopify.activity WHERE operation IN ('produc
 	'its requests are in the activity log');
 
 # --- drift made directly in Shopify ---
-my %loc = map { split /\|/ } split /\n/, sql("SELECT branch_code || '|' || location_gid FROM kcloud_shopify.location_link");
-my %prod = map { split /\|/ } split /\n/, sql("SELECT style_code || '|' || product_gid FROM kcloud_shopify.product_link");
 my $chr_l = sql("SELECT variant_gid FROM kcloud_shopify.variant_link WHERE sku_code = 'MER-CREW-CHR-L'");
-my $c1004 = sql("SELECT customer_gid FROM kcloud_shopify.customer_link WHERE customer_code = 'C1004'");
-
-$sim->tamper(op => 'setVariantPrice', sku => 'TEE-ORG-WHT-M', price => '1.00');
-$sim->tamper(op => 'setProductField', id => $prod{'TEE-ORG'}, field => 'title', value => 'Tampered tee');
-$sim->tamper(op => 'setVariantSku', sku => 'TEE-ORG-WHT-L', newSku => 'ROGUE-1');
-$sim->tamper(op => 'setOnHand', sku => 'TEE-ORG-WHT-S', locationId => $loc{AKL}, quantity => 99);
-$sim->tamper(op => 'deleteVariant', sku => 'MER-CREW-CHR-L');
-$sim->tamper(op => 'deleteProduct', id => $prod{'PUF-JKT'});
-$sim->tamper(op => 'setCustomerField', email => 'aroha.ngata@example.co.nz', field => 'firstName', value => 'Tampered');
-$sim->tamper(op => 'deleteCustomer', id => $c1004);
-$sim->tamper(op => 'deactivateLocation', id => $loc{CHC});
+my $links = Drift::make($node, $sim);
+my %loc = %{ $links->{loc} };
+my %prod = %{ $links->{prod} };
 
 my @inv_gone = map { my $sku = $_; map { qq(inventory|{"sku_code": "$sku", "branch_code": "$_"}|missing|inventoryItem|) .
 		sql("SELECT GREATEST(on_hand, 0) FROM ci.stock WHERE sku_code = '$sku' AND branch_code = '$_'") . '|' } qw(AKL WLG) }

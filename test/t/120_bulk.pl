@@ -70,8 +70,38 @@ my $vlinks = sql("SELECT md5(string_agg(sku_code || variant_gid || inventory_ite
 sql("UPDATE ci.style SET retail_price = retail_price + 1 WHERE style_code IN (SELECT style_code FROM ci.style WHERE internet_active ORDER BY style_code LIMIT 3)");
 ok(KcsTest::wait_for_sync($node, 60), 'three price changes synced (ordinary calls)');
 is(scalar(@{ $sim->state->{bulkOperations} }), 1, 'three changes: no bulk run');
+# before it: a merchant metafield on a linked product, an attribute removed in CI (linked
+# styles go by id without the metafield list; their metafields follow the run per call)
+my ($mstyle, $mgid) = split /\|/, sql("SELECT l.style_code || '|' || l.product_gid FROM kcloud_shopify.product_link l"
+	. " WHERE EXISTS (SELECT 1 FROM ci.style_attribute a WHERE a.style_code = l.style_code) ORDER BY 1 LIMIT 1");
+my $mattr = sql("SELECT min(name) FROM ci.style_attribute WHERE style_code = '$mstyle'");
+my $mset = $sim->graphql('mutation($m: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $m) { userErrors { message } } }',
+	{ m => [ { ownerId => $mgid, namespace => 'custom', key => 'care_guide', type => 'single_line_text_field', value => 'merchant copy' } ] });
+is_deeply($mset->{data}{metafieldsSet}{userErrors}, [], "a merchant metafield on $mstyle");
+sql("DELETE FROM ci.style_attribute WHERE style_code = '$mstyle' AND name = '$mattr'");
+ok(KcsTest::wait_for_sync($node, 60), "attribute $mattr of $mstyle removed (ordinary call)");
+{
+	my ($mp) = grep { $_->{id} eq $mgid } @{ $sim->state->{products} };
+	is(join(',', sort map { "$_->{namespace}.$_->{key}" } grep { $_->{namespace} ne 'kcloud' } @{ $mp->{metafields} }),
+		join(',', sort('custom.care_guide', map { "kcloud_attr.$_" } split /\n/,
+			sql("SELECT name FROM ci.style_attribute WHERE style_code = '$mstyle'"))),
+		'its metafield deleted (metafieldsDelete), the merchant\'s kept');
+}
+# the attribute comes back while the worker is paused: the resync's bulk run carries it
+sql("SELECT kcloud_shopify.pause('bulk re-run test')");
+sql("INSERT INTO ci.style_attribute VALUES ('$mstyle', '$mattr', 'back again')");
 cmp_ok(sql("SELECT kcloud_shopify.resync_products()"), '>', 10, 'resync_products() over the catalogue');
+sql("SELECT kcloud_shopify.resume()");
 ok(KcsTest::wait_for_sync($node, 120), 'resync drained');
+{
+	my ($mp) = grep { $_->{id} eq $mgid } @{ $sim->state->{products} };
+	is(join(',', map { $_->{value} } grep { $_->{namespace} eq 'custom' } @{ $mp->{metafields} }), 'merchant copy',
+		'the merchant metafield survived the bulk re-run');
+	is(join(',', map { $_->{value} } grep { $_->{namespace} eq 'kcloud_attr' && $_->{key} eq $mattr } @{ $mp->{metafields} }),
+		'back again', 'the re-added attribute arrived after the bulk run (metafieldsSet)');
+	is(sql("SELECT 'kcloud_attr.$mattr' = ANY (metafield_keys) FROM kcloud_shopify.product_link WHERE style_code = '$mstyle'"), 't',
+		'and its key is recorded');
+}
 is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'the resync went through a second bulk mutation');
 is(sql("SELECT state, linked, fell_back FROM kcloud_shopify.bulk_progress()"), "done|$web|0", 'every style linked');
 is(scalar(@{ $sim->state->{products} }), $nprod, 'no product duplicated by the re-run');

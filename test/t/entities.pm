@@ -143,7 +143,7 @@ sub shop_products
 	return join("\n", sort @lines);
 }
 
-# metafields: the customId, tabs and attributes
+# metafields: the customId, tabs and attributes (namespaces kcloud and kcloud_attr)
 sub expected_metafields
 {
 	my ($self) = @_;
@@ -179,6 +179,8 @@ sub shop_metafields
 		my $style = $style_of{ $p->{id} } // next;
 		for my $m (@{ $p->{metafields} })
 		{
+			# ours only: other namespaces are the merchant's (103_merchant_metafields.pl)
+			next unless $m->{namespace} eq 'kcloud' || $m->{namespace} eq 'kcloud_attr';
 			my $v = $m->{value};
 			$v = $json->encode($json->decode($v)) if $m->{type} eq 'json';
 			push @lines, "$style|$m->{namespace}.$m->{key}|$v";

@@ -13,15 +13,40 @@ function validateValue(type, value) {
   return true;
 }
 
+const OWNER_MAPS = (store) => ({ Product: store.products, ProductVariant: store.variants, Customer: store.customers, Location: store.locations, Order: store.orders });
+
+// The index of metafield values (store.mfIndex): entries are added and removed with the
+// metafields; a hit is checked against the owner (still in the shop, still holding the value).
+function idxKey(type, ns, key, value) { return `${type}\0${ns}\0${key}\0${value}`; }
+function idxAdd(store, owner, m) {
+  const k = idxKey(parseGid(owner.id).type, m.namespace, m.key, m.value);
+  let set = store.mfIndex.get(k);
+  if (!set) store.mfIndex.set(k, (set = new Set()));
+  set.add(owner);
+}
+function idxDel(store, owner, m) {
+  const k = idxKey(parseGid(owner.id).type, m.namespace, m.key, m.value);
+  const set = store.mfIndex.get(k);
+  if (set) { set.delete(owner); if (set.size === 0) store.mfIndex.delete(k); }
+}
+// Owners of a type holding ns.key = value (optionally of one metafield type)
+function ownersWith(store, type, ns, key, value, mfType) {
+  const set = store.mfIndex.get(idxKey(type, ns, key, value));
+  if (!set) return [];
+  const map = OWNER_MAPS(store)[type];
+  // by id: an owner may be a copy made while a mutation was staged
+  const out = [];
+  for (const id of new Set([...set].map((o) => o.id))) {
+    const o = map.get(parseGid(id).num);
+    if (o && o.metafields.some((m) => m.namespace === ns && m.key === key && m.value === value && (!mfType || m.type === mfType))) out.push(o);
+  }
+  return out;
+}
+
 // Owners of the same type holding an `id`-typed metafield ns.key=value (unique-valued)
 function idConflict(store, owner, ns, key, value, ownerType) {
   const t = owner ? parseGid(owner.id).type : ownerType;
-  const map = { Product: store.products, ProductVariant: store.variants, Customer: store.customers, Location: store.locations, Order: store.orders }[t];
-  for (const o of map.values()) {
-    if (o === owner) continue;
-    if (o.metafields.some((m) => m.namespace === ns && m.key === key && m.type === 'id' && m.value === value)) return o;
-  }
-  return null;
+  return ownersWith(store, t, ns, key, value, 'id').find((o) => o !== owner) || null;
 }
 
 function mkMetafields(store) {
@@ -47,9 +72,15 @@ function mkMetafields(store) {
     const ns = mf.namespace == null ? APP_NS : mf.namespace;
     const ts = store.nowMs();
     let m = find(owner, ns, mf.key);
-    if (m) { m.value = String(mf.value); if (mf.type) m.type = mf.type; m.updatedAt = ts; return m; }
+    if (m) {
+      idxDel(store, owner, m);
+      m.value = String(mf.value); if (mf.type) m.type = mf.type; m.updatedAt = ts;
+      idxAdd(store, owner, m);
+      return m;
+    }
     m = { id: store.newId('Metafield'), namespace: ns, key: mf.key, type: mf.type, value: String(mf.value), createdAt: ts, updatedAt: ts };
     owner.metafields.push(m);
+    idxAdd(store, owner, m);
     return m;
   }
 
@@ -57,10 +88,14 @@ function mkMetafields(store) {
   function replace(owner, list) {
     const keep = new Set();
     for (const mf of list) { const m = upsert(owner, mf); keep.add(m); }
+    for (const m of owner.metafields) if (!keep.has(m)) idxDel(store, owner, m);
     owner.metafields = owner.metafields.filter((m) => keep.has(m));
   }
 
-  return { find, checkInputs, upsert, replace, APP_NS };
+  // the first owner of a type (Product, Customer, ...) holding ns.key = value
+  function ownerWith(type, ns, key, value) { return ownersWith(store, type, ns, key, value)[0] || null; }
+
+  return { find, checkInputs, upsert, replace, ownerWith, APP_NS };
 }
 
 function metafieldResolvers(sim) {
@@ -100,6 +135,26 @@ function metafieldResolvers(sim) {
         });
         ctx.sim.counters.mutationsApplied++;
         return { metafields: out, userErrors: [] };
+      },
+      // metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): deletedMetafields lists, in input
+      // order, the identifier of each metafield deleted, or null where there was none (owner or
+      // metafield not found) -- not an error, as in Shopify
+      metafieldsDelete(args, ctx) {
+        const store = st(); const M = sim.metafields;
+        const ts = store.nowMs();
+        let changed = false;
+        const deleted = args.metafields.map((mi) => {
+          const owner = store.findOwner(mi.ownerId);
+          const m = owner ? M.find(owner, mi.namespace, mi.key) : null;
+          if (!m) return null;
+          owner.metafields = owner.metafields.filter((x) => x !== m);
+          idxDel(store, owner, m);
+          owner.updatedAt = ts;
+          changed = true;
+          return { ownerId: owner.id, namespace: m.namespace, key: m.key };
+        });
+        if (changed) ctx.sim.counters.mutationsApplied++;
+        return { deletedMetafields: deleted, userErrors: [] };
       },
     },
   };

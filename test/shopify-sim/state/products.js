@@ -15,8 +15,7 @@ function productResolvers(sim) {
 
   function findByCustomId(map, cid) {
     const ns = cid.namespace == null ? APP_NS : cid.namespace;
-    for (const o of map.values()) if (o.metafields.some((m) => m.namespace === ns && m.key === cid.key && m.value === cid.value)) return o;
-    return null;
+    return M().ownerWith('Product', ns, cid.key, cid.value);
   }
   function findByHandle(h) {
     for (const p of S().products.values()) if (p.handle === h) return p;

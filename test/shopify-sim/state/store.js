@@ -27,6 +27,9 @@ class Store {
     this.levelsByItem = new Map(); // itemId -> Set of levels
     this.levelsByLoc = new Map(); // locationId -> Set of levels
     this.levelsByNum = new Map(); // level num -> level
+    // metafield values: `${ownerType}\0${ns}\0${key}\0${value}` -> Set of owners (state/metafields.js
+    // keeps it; a customId lookup or an id-uniqueness check scanned every owner: O(catalogue) per call)
+    this.mfIndex = new Map();
     this.locations = new Map();
     this.customers = new Map();
     this.orders = new Map();

@@ -10,7 +10,12 @@ function makeViews(st) {
   const cur = () => st.shop.currencyCode;
   const money = (c) => ({ __typename: 'MoneyV2', amount: fmt(c), currencyCode: cur() });
   const bag = (c) => ({ __typename: 'MoneyBag', shopMoney: money(c), presentmentMoney: money(c) });
-  const conn = (items, args, keyFn) => { requireFirstOrLast(args || {}); return connection(items, args, keyFn || ((x) => [Number(x.legacyResourceId || 0)])); };
+  // a bulk query runs with pagination lifted (st.liftPagination): a connection without first/last is all of it
+  const conn = (items, args, keyFn) => {
+    args = args || {};
+    if (!(st.liftPagination && args.first == null && args.last == null)) requireFirstOrLast(args);
+    return connection(items, args, keyFn || ((x) => [Number(x.legacyResourceId || 0)]));
+  };
   const take = (arr, args) => (args && args.first != null ? arr.slice(0, args.first) : arr);
 
   // ---------- metafields
