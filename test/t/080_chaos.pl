@@ -62,7 +62,7 @@ like(KcsTest::connect_sim($node, $sim, client_credentials => $cc), qr/^connected
 my %did;    # what happened, for the report
 my $n = 0;  # fresh names
 my %ordered_sku;    # SKUs in a web order: never deleted
-my @pending_fo;     # orders created unfulfilled: [order gid, fulfillment order gid]
+my @pending_fo;     # orders created unfulfilled: [order gid, fulfillment order gid, linked location gid, assigned location gid]
 my @initial_branches = col("SELECT branch_code FROM ci.branch WHERE active ORDER BY 1");
 my @brands = col("SELECT brand_code FROM ci.brand ORDER BY 1");
 
@@ -227,6 +227,8 @@ my %web_ops = (
 			my $m = $sim->graphql($MOVE, { id => $p->[1], l => $p->[2] });
 			my $at = $m->{data}{fulfillmentOrderMove}{movedFulfillmentOrder}{assignedLocation}{location}{id} // '';
 			if ($at ne $p->[2]) { $web{order_errors}++; diag('fulfillmentOrderMove: ' . KcsTest::json_encode($m)); return; }
+			# Shopify moves an untouched fulfilment order itself; the moved one is the one to fulfil
+			$p->[1] = $m->{data}{fulfillmentOrderMove}{movedFulfillmentOrder}{id};
 			$web{moved}++;
 		}
 		my $r = $sim->graphql($FULFIL, { f => { lineItemsByFulfillmentOrder => [ { fulfillmentOrderId => $p->[1] } ] } });
