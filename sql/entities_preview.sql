@@ -105,6 +105,12 @@ DELETE FROM ci.style_attribute WHERE style_code = 'S1' AND name LIKE 'Extra %';
 DELETE FROM ci.style WHERE style_code = 'S2';
 SELECT jsonb_pretty(kcloud_shopify.preview('product', '{"style_code": "S2"}'));
 SELECT kcloud_shopify.preview('product', '{"style_code": "NOPE"}');
+-- a new style without SKUs yet: its lookup searches no variants (an empty
+-- search matches every variant: the shop's first product was taken for it)
+BEGIN;
+INSERT INTO ci.style (style_code, description, retail_price, internet_active) VALUES ('S4', 'Belt', 20.00, true);
+SELECT p -> 'lookup_first' AS lookup_without_skus FROM kcloud_shopify.preview('product', '{"style_code": "S4"}') p;
+ROLLBACK;
 
 -- stock levels
 SELECT kcloud_shopify.preview('inventory', '{"sku_code": "S1-BLU-M", "branch_code": "B1"}') #> '{variables,input}' AS unknown_level,

@@ -874,7 +874,9 @@ append_search_value(StringInfo s, const char *v)
 /*
  * First sync of a style: is it there already?  a<i> finds a product we
  * created earlier (its customId), v<i> existing variants with the style's
- * SKUs (a product made by hand or by another tool, to be adopted).
+ * SKUs (a product made by hand or by another tool, to be adopted).  A style
+ * without SKUs has no v<i>: an empty search matches every variant, and the
+ * shop's first product would be taken for the style's.
  */
 double
 kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st)
@@ -897,19 +899,22 @@ kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st)
 		appendStringInfoString(&q, "sku:");
 		append_search_value(&q, k->sku_code);
 	}
-	n = Max(n, 1);
 	appendStringInfo(&doc->body,
-					 "  a%d: productByIdentifier(identifier: $c%d) { id }\n"
-					 "  v%d: productVariants(first: %d, query: $q%d) { nodes { id sku product { id } } }\n",
-					 i, i, i, n, i);
+					 "  a%d: productByIdentifier(identifier: $c%d) { id }\n", i, i);
 	doc_decl(doc, "$c%d: ProductIdentifierInput!", i);
-	doc_decl(doc, "$q%d: String!", i);
 	json_object_set_new(doc->variables, psprintf("c%d", i),
 						json_pack("{s:{s:s, s:s, s:s}}", "customId", "namespace", KCS_MF_NS,
 								  "key", KCS_MF_STYLE_KEY, "value", st->style_code));
-	json_object_set_new(doc->variables, psprintf("q%d", i), json_string(q.data));
+	if (n > 0)
+	{
+		appendStringInfo(&doc->body,
+						 "  v%d: productVariants(first: %d, query: $q%d) { nodes { id sku product { id } } }\n",
+						 i, n, i);
+		doc_decl(doc, "$q%d: String!", i);
+		json_object_set_new(doc->variables, psprintf("q%d", i), json_string(q.data));
+	}
 	pfree(q.data);
-	cost = 1 + 2 + n * 2.0;
+	cost = 1 + 2 + Max(n, 1) * 2.0;
 	doc->cost += cost;
 	doc->n++;
 	return cost;

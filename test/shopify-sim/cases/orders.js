@@ -115,11 +115,18 @@ test('cancel restock of unfulfilled claimed units releases the claim', async () 
 test('fulfilling from a chosen location via fulfillmentOrderMove', async () => {
   const add = await t.data('mutation { locationAdd(input: {name: "Branch", address: {countryCode: NZ}}) { location { id } } }');
   const loc2 = add.locationAdd.location.id;
-  await t.data('mutation($i: ID!, $l: ID!) { inventoryActivate(inventoryItemId: $i, locationId: $l, onHand: 5) @idempotent(key: "a2") { userErrors { message } } }', { i: item, l: loc2 });
   const r = await t.data(ORDER_CREATE, { order: order(1), options: { inventoryBehaviour: 'DECREMENT_OBEYING_POLICY' } });
   const fo = r.orderCreate.order.fulfillmentOrders.nodes[0];
   assert.equal(fo.assignedLocation.location.id, loc);
-  const mv = await t.data('mutation($id: ID!, $l: ID!) { fulfillmentOrderMove(id: $id, newLocationId: $l) { movedFulfillmentOrder { id assignedLocation { location { id } } } userErrors { message } } }', { id: fo.id, l: loc2 });
+  const MOVE = 'mutation($id: ID!, $l: ID!) { fulfillmentOrderMove(id: $id, newLocationId: $l) { movedFulfillmentOrder { id assignedLocation { location { id } } } userErrors { field message } } }';
+  // a location that does not stock the item is refused; nothing moves
+  const refused = await t.data(MOVE, { id: fo.id, l: loc2 });
+  assert.equal(refused.fulfillmentOrderMove.movedFulfillmentOrder, null);
+  assert.deepEqual(refused.fulfillmentOrderMove.userErrors[0].field, ['newLocationId']);
+  assert.deepEqual(await levelOf(t, item, loc), { available: 9, on_hand: 10, committed: 1 });
+  await t.data('mutation($i: ID!, $l: ID!) { inventoryActivate(inventoryItemId: $i, locationId: $l, onHand: 5) @idempotent(key: "a2") { userErrors { message } } }', { i: item, l: loc2 });
+  const mv = await t.data(MOVE, { id: fo.id, l: loc2 });
+  assert.equal(mv.fulfillmentOrderMove.movedFulfillmentOrder.id, fo.id);
   assert.equal(mv.fulfillmentOrderMove.movedFulfillmentOrder.assignedLocation.location.id, loc2);
   assert.deepEqual(await levelOf(t, item, loc2), { available: 4, on_hand: 5, committed: 1 });
   assert.deepEqual(await levelOf(t, item, loc), { available: 10, on_hand: 10, committed: 0 });

@@ -227,6 +227,12 @@ function orderResolvers(sim, customers) {
     const loc = st.get('Location', args.newLocationId);
     if (!loc || !loc.isActive) return out([userError(['newLocationId'], 'Location does not exist or is not active.', 'GENERIC_ERROR')]);
     if (fo.status !== 'OPEN') return out([userError(['id'], 'Fulfillment order must be open to be moved.', 'GENERIC_ERROR')]);
+    // Shopify refuses a destination that does not stock an item of the fulfillment order
+    for (const x of fo.lineItems) {
+      const li = st.get('LineItem', x.lineItemId);
+      const v = li && li.variantId ? st.get('ProductVariant', li.variantId) : null;
+      if (v && !st.getLevel(v.inventoryItemId, loc.id)) return out([userError(['newLocationId'], `The location ${loc.name} does not stock ${v.sku || v.id}.`, 'GENERIC_ERROR')]);
+    }
     if (args.fulfillmentOrderLineItems && args.fulfillmentOrderLineItems.length) {
       const all = fo.lineItems.every((x) => args.fulfillmentOrderLineItems.some((y) => y.id === x.id && y.quantity === x.remainingQuantity));
       if (!all) return out([userError(['fulfillmentOrderLineItems'], 'Partial moves are not supported by the simulator; move the whole fulfillment order.', 'GENERIC_ERROR')]);
