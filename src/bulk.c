@@ -89,6 +89,7 @@
 void		kcs_bulk_products(void);
 extern bool kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload);
 extern void kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
+extern void kcs_product_publish_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
 
 static TimestampTz last_failed_run = 0;
 /* the run in progress, for clean-up after an error */
@@ -1071,6 +1072,10 @@ bulk_run(MemoryContext cxt)
 		/* linked styles: their metafields, by ordinary calls */
 		pgstat_report_activity(STATE_RUNNING, "sending the metafields of a bulk load's linked styles");
 		kcs_product_metafields_after_bulk(litems, lstyles, ok, nl);
+		MemoryContextSwitchTo(cxt);
+		/* internet-active products: on the Online Store, by ordinary calls */
+		pgstat_report_activity(STATE_RUNNING, "publishing a bulk load's products");
+		kcs_product_publish_after_bulk(litems, lstyles, ok, nl);
 		MemoryContextSwitchTo(cxt);
 		finish_run(run_id, token, true, litems, ok, nl, state, error);
 	}

@@ -1151,3 +1151,45 @@ kcs_definitions_doc(json_t **variables)
 				   "  p: metafieldDefinitionCreate(definition: $p) { createdDefinition { id } userErrors { field message code } }\n"
 				   "  c: metafieldDefinitionCreate(definition: $c) { createdDefinition { id } userErrors { field message code } }\n}");
 }
+
+/* ---------------------------------------------------------- publishing */
+
+/*
+ * The shop's publications, to find the Online Store's.  Publication.name is
+ * deprecated in 2026-10 in favour of catalog { title }, but a publication
+ * without a catalog (the Online Store's on some shops) has catalog null
+ * while name still answers: both are asked, either may match.
+ */
+char *
+kcs_publications_doc(void)
+{
+	return psprintf("query KcsPublications {\n"
+					"  publications(first: %d) { nodes { id name catalog { title } } }\n}",
+					KCS_PUBLICATIONS_MAX);
+}
+
+/*
+ * publishablePublish of one product on the publication $pub, alias
+ * u<doc->n>; returns its cost.  The first call declares $pub.
+ */
+double
+kcs_publish_add(KcsDoc *doc, const char *product_gid, const char *publication_gid)
+{
+	int			i = doc->n;
+	char		var[16];
+
+	if (i == 0)
+	{
+		doc_decl(doc, "$pub: ID!");
+		kcs_json_set_str(doc->variables, "pub", publication_gid);
+	}
+	doc_decl(doc, "$u%d: ID!", i);
+	snprintf(var, sizeof(var), "u%d", i);
+	kcs_json_set_str(doc->variables, var, product_gid);
+	appendStringInfo(&doc->body,
+					 "  u%d: publishablePublish(id: $u%d, input: [{publicationId: $pub}]) {"
+					 " userErrors { field message } }\n", i, i);
+	doc->cost += KCS_PUBLISH_COST;
+	doc->n++;
+	return KCS_PUBLISH_COST;
+}

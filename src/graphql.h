@@ -210,6 +210,16 @@ extern char *kcs_customer_metafields_doc(KcsCustomer **c, const char **gids, int
 										 json_t **variables);
 extern char *kcs_normalise_phone(const char *phone, const char *country);
 
+/* --------------------------------------------------------- publishing */
+/* publications looked at for the Online Store's */
+#define KCS_PUBLICATIONS_MAX 25
+/* requested cost of one publishablePublish: 10 + userErrors 1 */
+#define KCS_PUBLISH_COST	11
+/* The Online Store publication's name (Catalog.title, or the deprecated name) */
+#define KCS_ONLINE_STORE	"Online Store"
+extern char *kcs_publications_doc(void);
+extern double kcs_publish_add(KcsDoc *doc, const char *product_gid, const char *publication_gid);
+
 /* metafieldDefinitionCreate for kcloud.style_code and kcloud.customer_code */
 extern char *kcs_definitions_doc(json_t **variables);
 /* sync_product.c: make sure they exist in the connected shop (once) */

@@ -589,6 +589,325 @@ forget_variants(const char *style_code)
 	exec_args("DELETE FROM kcloud_shopify.product_link WHERE style_code = $1", 1, t, v, SPI_OK_DELETE);
 }
 
+/* ----------------------------------------------------------- publishing */
+
+/*
+ * productSet does not put a product on any sales channel: an internet-active
+ * style's product is published on the Online Store by publishablePublish,
+ * once (product_link.published_at).  A merchant who unpublishes it later
+ * keeps it unpublished; nothing is ever unpublished (DRAFT hides it).
+ */
+
+typedef enum PubLookup
+{
+	PUB_FOUND,
+	PUB_NONE,					/* the shop has no Online Store publication */
+	PUB_FAILED					/* the lookup failed: try again later */
+} PubLookup;
+
+/* shop that had no Online Store publication, and when it was last asked */
+static char *pub_none_shop = NULL;
+static TimestampTz pub_none_at = 0;
+
+/*
+ * The Online Store publication's GID for the connected shop: from settings
+ * row online_store_publication ("<shop domain> <gid>"), else looked up
+ * (publications) and recorded.  A shop without one is logged once and asked
+ * again at most hourly.  Caller has no transaction open; *gid is palloc'd
+ * in the current context.
+ */
+static PubLookup
+online_store_publication(char **gid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *shop = NULL;
+	char	   *cached = NULL;
+	char	   *query;
+	KcsReply	reply;
+	PubLookup	result = PUB_FAILED;
+
+	*gid = NULL;
+	kcs_xact_begin();
+	if (SPI_execute("SELECT s.value, p.value FROM kcloud_shopify.settings s"
+					"  LEFT JOIN kcloud_shopify.settings p ON p.name = 'online_store_publication'"
+					" WHERE s.name = 'shop_domain'", true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *c = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		shop = v ? MemoryContextStrdup(cxt, v) : NULL;
+		cached = c ? MemoryContextStrdup(cxt, c) : NULL;
+	}
+	kcs_xact_commit();
+	MemoryContextSwitchTo(cxt);
+	if (shop == NULL)
+		return PUB_FAILED;
+	if (cached != NULL)
+	{
+		size_t		len = strlen(shop);
+
+		if (strncmp(cached, shop, len) == 0 && cached[len] == ' ' && cached[len + 1] != '\0')
+		{
+			*gid = pstrdup(cached + len + 1);
+			return PUB_FOUND;
+		}
+	}
+	if (pub_none_shop != NULL && strcmp(pub_none_shop, shop) == 0 &&
+		!TimestampDifferenceExceeds(pub_none_at, GetCurrentTimestamp(), 3600 * 1000))
+		return PUB_NONE;
+
+	query = kcs_publications_doc();
+	memset(&reply, 0, sizeof(reply));
+	kcs_graphql_send(query, NULL, &reply);
+	MemoryContextSwitchTo(cxt);
+	if (reply.outcome == KCS_OK)
+	{
+		json_t	   *nodes = kcs_json_path(reply.data, "publications", "nodes", NULL);
+		size_t		i;
+		json_t	   *node;
+
+		json_array_foreach(nodes, i, node)
+		{
+			const char *name = kcs_json_str(node, "name");
+			const char *title = kcs_json_str(json_object_get(node, "catalog"), "title");
+
+			if ((title && strcmp(title, KCS_ONLINE_STORE) == 0) ||
+				(name && strcmp(name, KCS_ONLINE_STORE) == 0))
+			{
+				const char *id = kcs_json_str(node, "id");
+
+				if (id)
+					*gid = pstrdup(id);
+				break;
+			}
+		}
+		result = *gid ? PUB_FOUND : PUB_NONE;
+	}
+	else if (reply.outcome == KCS_PERMANENT)
+	{
+		/* e.g. no read_publications scope: as if there were none */
+		elog(LOG, "kcloud_shopify: looking up the Online Store publication failed: %s",
+			 reply.error ? reply.error : "?");
+		result = PUB_NONE;
+	}
+	kcs_reply_free(&reply);
+	MemoryContextSwitchTo(cxt);
+
+	if (result == PUB_FOUND)
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		vals[1];
+
+		kcs_xact_begin();
+		vals[0] = CStringGetTextDatum(psprintf("%s %s", shop, *gid));
+		SPI_execute_with_args("INSERT INTO kcloud_shopify.settings (name, value)"
+							  " VALUES ('online_store_publication', $1)"
+							  " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value,"
+							  "   updated_at = pg_catalog.now()",
+							  1, types, vals, NULL, false, 0);
+		kcs_xact_commit();
+		MemoryContextSwitchTo(cxt);
+	}
+	else if (result == PUB_NONE)
+	{
+		if (pub_none_shop == NULL || strcmp(pub_none_shop, shop) != 0)
+		{
+			ereport(LOG,
+					(errmsg("kcloud_shopify: shop %s has no \"%s\" publication; products are not published",
+							shop, KCS_ONLINE_STORE),
+					 errhint("Add the Online Store sales channel; it is looked for again within the hour.")));
+			if (pub_none_shop)
+				pfree(pub_none_shop);
+			pub_none_shop = MemoryContextStrdup(TopMemoryContext, shop);
+		}
+		pub_none_at = GetCurrentTimestamp();
+	}
+	return result;
+}
+
+/* forget the recorded publication (Shopify says it does not exist) */
+static void
+forget_publication(void)
+{
+	kcs_xact_begin();
+	SPI_execute("DELETE FROM kcloud_shopify.settings WHERE name = 'online_store_publication'", false, 0);
+	kcs_xact_commit();
+}
+
+/*
+ * Publish the products of the works just recorded whose style is internet
+ * active, whose product is ACTIVE and that were never published by us.
+ * One request per chunk of aliased publishablePublish calls.  A transport
+ * failure gives the work's item that outcome (the queue retries the style:
+ * productSet again, then this), or with ok, ok[i] = false (bulk: the style
+ * goes back to ordinary calls).  userErrors are logged; the product stays
+ * unpublished until the style's next sync.  No transaction open on entry.
+ */
+static void
+publish_products(ProductWork *work, int n, MemoryContext cxt, bool *ok)
+{
+	char	  **codes;
+	int			ncodes = 0;
+	int		   *idx;			/* work index of each candidate */
+	int		   *cand;			/* candidates still unpublished */
+	char	  **gids;
+	int			ncand = 0;
+	bool	   *done;
+	char	   *pub = NULL;
+	PubLookup	lk;
+	int			start;
+	int			i;
+
+	codes = palloc(sizeof(char *) * Max(n, 1));
+	idx = palloc(sizeof(int) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		ProductWork *w = &work[i];
+
+		if (w->product_ok && w->product_gid != NULL && w->st->exists && w->st->internet_active &&
+			w->status != NULL && strcmp(w->status, "ACTIVE") == 0 && (ok == NULL || ok[i]))
+		{
+			idx[ncodes] = i;
+			codes[ncodes++] = w->st->style_code;
+		}
+	}
+	if (ncodes == 0)
+		return;
+
+	cand = palloc(sizeof(int) * ncodes);
+	gids = palloc(sizeof(char *) * ncodes);
+	kcs_xact_begin();
+	{
+		Oid			t[1] = {TEXTARRAYOID};
+		Datum		v[1];
+		uint64		r;
+
+		v[0] = kcs_text_array(codes, ncodes);
+		if (SPI_execute_with_args("SELECT c.i::int4, l.product_gid"
+								  "  FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS c(code, i)"
+								  "  JOIN kcloud_shopify.product_link l ON l.style_code = c.code"
+								  " WHERE l.published_at IS NULL AND l.status = 'ACTIVE'"
+								  " ORDER BY c.i",
+								  1, t, v, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "kcloud_shopify: reading unpublished products failed");
+		for (r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int			c = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+
+			cand[ncand] = idx[c - 1];
+			gids[ncand++] = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+		}
+	}
+	kcs_xact_commit();
+	MemoryContextSwitchTo(cxt);
+	if (ncand == 0)
+		return;
+
+	lk = online_store_publication(&pub);
+	MemoryContextSwitchTo(cxt);
+	if (lk == PUB_NONE)
+		return;
+	if (lk == PUB_FAILED)
+	{
+		for (i = 0; i < ncand; i++)
+		{
+			if (ok)
+				ok[cand[i]] = false;
+			else
+				outcome(work[cand[i]].item, KCS_TRANSIENT,
+						"looking up the Online Store publication failed", 0);
+		}
+		return;
+	}
+
+	done = palloc0(sizeof(bool) * ncand);
+	start = 0;
+	while (start < ncand)
+	{
+		KcsDoc		doc;
+		int			first = start;
+		char	   *query;
+		KcsReply	reply;
+		bool		bad_pub = false;
+
+		kcs_doc_init(&doc);
+		while (start < ncand && doc.n < KCS_MAX_ALIASES &&
+			   (doc.n == 0 || doc.cost + KCS_PUBLISH_COST <= kcs_cost_budget()))
+			kcs_publish_add(&doc, gids[start++], pub);
+		query = kcs_doc_finish(&doc, "mutation", "KcsPublish");
+		memset(&reply, 0, sizeof(reply));
+		kcs_graphql_send_cost(query, doc.variables, doc.cost, &reply);
+		MemoryContextSwitchTo(cxt);
+		for (i = 0; i < doc.n; i++)
+		{
+			ProductWork *w = &work[cand[first + i]];
+			KcsUserError *errs;
+			int			ne;
+			char		alias[16];
+
+			if (reply.outcome == KCS_PERMANENT)
+			{
+				/* e.g. no write_publications scope: the product sync stands */
+				if (i == 0)
+					elog(LOG, "kcloud_shopify: publishing %d products on the Online Store failed: %s",
+						 doc.n, reply.error ? reply.error : "?");
+				continue;
+			}
+			if (reply.outcome != KCS_OK)
+			{
+				if (ok)
+					ok[cand[first + i]] = false;
+				else
+					outcome(w->item, reply.outcome,
+							psprintf("publishing on the Online Store failed: %s",
+									 reply.error ? reply.error : "?"),
+							reply.retry_after);
+				continue;
+			}
+			snprintf(alias, sizeof(alias), "u%d", i);
+			ne = kcs_user_errors(json_object_get(reply.data, alias), "userErrors", &errs);
+			if (ne > 0)
+			{
+				elog(LOG, "kcloud_shopify: publishing style %s on the Online Store: %s",
+					 w->st->style_code, kcs_user_errors_text(errs, ne));
+				if (strstr(kcs_user_errors_text(errs, ne), "ublication") != NULL)
+					bad_pub = true;
+				continue;
+			}
+			if (json_object_get(reply.data, alias) == NULL)
+				continue;
+			done[first + i] = true;
+		}
+		kcs_reply_free(&reply);
+		kcs_doc_free(&doc);
+		if (bad_pub)
+		{
+			forget_publication();
+			MemoryContextSwitchTo(cxt);
+			break;
+		}
+	}
+
+	/* record the ones Shopify confirmed */
+	ncodes = 0;
+	for (i = 0; i < ncand; i++)
+		if (done[i])
+			codes[ncodes++] = work[cand[i]].st->style_code;
+	if (ncodes > 0)
+	{
+		Oid			t[1] = {TEXTARRAYOID};
+		Datum		v[1];
+
+		kcs_xact_begin();
+		v[0] = kcs_text_array(codes, ncodes);
+		exec_args("UPDATE kcloud_shopify.product_link SET published_at = pg_catalog.now()"
+				  " WHERE style_code = ANY ($1::text[])", 1, t, v, SPI_OK_UPDATE);
+		kcs_xact_commit();
+		MemoryContextSwitchTo(cxt);
+	}
+}
+
 /* ---------------------------------------------------------- definitions */
 
 /*
@@ -741,6 +1060,41 @@ kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, i
 	MemoryContextDelete(cxt);
 }
 
+/*
+ * bulk.c: after a bulk run's lines were recorded (and the linked styles'
+ * metafields sent), publish the products of the internet-active styles
+ * among them that were never published, as the per-call sync does.  A
+ * style whose publish request fails gets ok[i] = false and goes back to
+ * ordinary calls (which publish it).  No transaction open on entry.
+ */
+extern void kcs_product_publish_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n);
+
+void
+kcs_product_publish_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int n)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext cxt;
+	ProductWork *work;
+	int			i;
+
+	callercxt = outer;
+	cxt = AllocSetContextCreate(outer, "kcloud_shopify bulk publish", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	work = palloc0(sizeof(ProductWork) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		work[i].item = &items[i];
+		work[i].st = styles[i];
+		/* recorded lines; their link rows say which are ACTIVE and unpublished */
+		work[i].product_ok = ok[i];
+		work[i].product_gid = "";
+		work[i].status = "ACTIVE";
+	}
+	publish_products(work, n, cxt, ok);
+	MemoryContextSwitchTo(outer);
+	MemoryContextDelete(cxt);
+}
+
 /* ---------------------------------------------------------- entry point */
 
 void
@@ -821,6 +1175,9 @@ kcs_sync_products(KcsItem *items, int n)
 		/* new inventory rows: let the worker see them */
 		SPI_execute("SELECT kcloud_shopify.wake()", false, 0);
 		kcs_xact_commit();
+		MemoryContextSwitchTo(cxt);
+		/* internet-active products not yet on the Online Store */
+		publish_products(work, n, cxt, NULL);
 	}
 
 	MemoryContextSwitchTo(callercxt);

@@ -13,6 +13,8 @@ CREATE TABLE kcloud_shopify.product_link (
     status      text,               -- ACTIVE / DRAFT as last sent
     metafield_keys text[],          -- 'ns.key' of our metafields Shopify confirmed last
                                     -- (the ones CI drops are deleted: docs/entities.md)
+    published_at timestamptz,       -- when we published it on the Online Store (once
+                                    -- only: docs/entities.md "Publishing")
     synced_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 

@@ -47,6 +47,13 @@ is(sql("SELECT count(*) FROM kcloud_shopify.variant_link v JOIN ci.sku k USING (
 	sql("SELECT count(*) FROM ci.sku k JOIN ci.style s USING (style_code) WHERE s.internet_active AND s.style_code <> 'DUPE'"),
 	'variant links recorded for every SKU');
 is(sql("SELECT count(*) FROM kcloud_shopify.variant_link WHERE inventory_item_gid IS NULL"), '0', 'with inventory items');
+# internet active = on the web store: the bulk-loaded products are published after the run
+my $pubs = $sim->graphql('{ products(first: 250) { nodes { id status publishedOnPublication(publicationId: "gid://shopify/Publication/1") } } }');
+my @pnodes = @{ $pubs->{data}{products}{nodes} // [] };
+is(scalar(grep { $_->{status} eq 'ACTIVE' } @pnodes), $web - 1, 'the bulk-loaded products are ACTIVE');
+is(scalar(grep { $_->{status} eq 'ACTIVE' && !$_->{publishedOnPublication} } @pnodes), 0,
+	'and published on the Online Store');
+is(sql("SELECT count(*) FROM kcloud_shopify.product_link WHERE published_at IS NULL"), '0', 'published_at recorded for each');
 
 # the failed line fell back to an ordinary productSet and failed there, with Shopify's message
 like(sql("SELECT error FROM kcloud_shopify.failures WHERE ci_key = '{\"style_code\": \"DUPE\"}'"),
