@@ -17,6 +17,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -47,6 +48,19 @@ run(const char *sql, int nargs, Oid *types, Datum *values)
 }
 
 /* column i (1-based) of row r as a string in cxt, NULL for SQL NULL */
+/*
+ * CI text for a JSON request: converted from the database encoding to UTF-8,
+ * and any byte that is still not UTF-8 (SQL_ASCII holds raw bytes) replaced
+ * (kcs_utf8).  A UTF-8 database's text is valid already: no copy.
+ */
+char *
+kcs_ci_text(char *v)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		v = pg_server_to_any(v, strlen(v), PG_UTF8);
+	return kcs_utf8(v);
+}
+
 static char *
 col(int r, int i, MemoryContext cxt)
 {
@@ -54,7 +68,7 @@ col(int r, int i, MemoryContext cxt)
 
 	if (v == NULL)
 		return NULL;
-	return MemoryContextStrdup(cxt, v);
+	return MemoryContextStrdup(cxt, kcs_ci_text(v));
 }
 
 static bool

@@ -40,6 +40,9 @@ typedef struct KcsLevelState
 
 extern Datum kcs_text_array(char **vals, int n);
 
+/* CI text as UTF-8 for a request (converted, invalid bytes replaced) */
+extern char *kcs_ci_text(char *v);
+
 /* styles in the order of codes; every code gets a KcsStyle */
 extern KcsStyle **kcs_read_styles(char **codes, int n, MemoryContext cxt);
 extern KcsLevelState *kcs_read_levels(char **skus, char **branches, int n,

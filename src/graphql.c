@@ -32,6 +32,80 @@ kcs_json_obj(void)
 	return json_pack("{}");
 }
 
+/* length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF), else 0 */
+static int
+utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF)
+	{
+		unsigned char lo = (c == 0xE0) ? 0xA0 : 0x80;
+		unsigned char hi = (c == 0xED) ? 0x9F : 0xBF;
+
+		return (p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80) ? 3 : 0;
+	}
+	if (c >= 0xF0 && c <= 0xF4)
+	{
+		unsigned char lo = (c == 0xF0) ? 0x90 : 0x80;
+		unsigned char hi = (c == 0xF4) ? 0x8F : 0xBF;
+
+		return (p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
+				(p[3] & 0xC0) == 0x80) ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * CI text as valid UTF-8: the string itself when it is, else a palloc'd
+ * copy with each invalid byte replaced by U+FFFD.  JSON must be UTF-8, and
+ * jansson answers NULL for anything else, which json_pack() turns into a
+ * missing object -- a dropped variant, and productSet deletes a variant it
+ * is not sent.  A database in another encoding is converted on reading
+ * (ci_read.c); only SQL_ASCII can hand over bytes that are not text.
+ */
+char *
+kcs_utf8(const char *s)
+{
+	const unsigned char *p;
+	StringInfoData out;
+
+	if (s == NULL)
+		return NULL;
+	for (p = (const unsigned char *) s; *p;)
+	{
+		int			n = utf8_seq(p);
+
+		if (n == 0)
+			break;
+		p += n;
+	}
+	if (*p == '\0')
+		return (char *) s;
+	initStringInfo(&out);
+	appendBinaryStringInfo(&out, s, (const char *) p - s);
+	while (*p)
+	{
+		int			n = utf8_seq(p);
+
+		if (n == 0)
+		{
+			appendStringInfoString(&out, "\xEF\xBF\xBD");
+			p++;
+		}
+		else
+		{
+			appendBinaryStringInfo(&out, (const char *) p, n);
+			p += n;
+		}
+	}
+	return out.data;
+}
+
 void
 kcs_json_set_str(json_t *obj, const char *key, const char *val)
 {

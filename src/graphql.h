@@ -165,6 +165,7 @@ extern int	kcs_product_metafield_calls(KcsStyle *st, int *nset, int *ndel);
 /* Add the adoption lookup for one unlinked style (aliases a<i>, v<i>). */
 extern double kcs_product_adopt_add(KcsDoc *doc, KcsStyle *st);
 extern char *kcs_html_description(const char *text);
+extern char *kcs_utf8(const char *s);
 
 /* ----------------------------------------------------------- inventory */
 typedef struct KcsLevel

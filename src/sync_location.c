@@ -36,6 +36,7 @@
 
 #include "kcloud_shopify.h"
 #include "sync.h"
+#include "entities.h"
 
 #define json_object() json_pack("{}")
 
@@ -103,7 +104,7 @@ dup_or_null(MemoryContext cxt, HeapTuple tup, TupleDesc td, int col)
 {
 	char	   *v = SPI_getvalue(tup, td, col);
 
-	return v ? MemoryContextStrdup(cxt, v) : NULL;
+	return v ? MemoryContextStrdup(cxt, kcs_ci_text(v)) : NULL;
 }
 
 static bool
