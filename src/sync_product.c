@@ -507,7 +507,9 @@ record_product(ProductWork *w)
 	exec_args("INSERT INTO kcloud_shopify.product_link (style_code, product_gid, custom_id, status)"
 			  " VALUES ($1, $2, $1, $3)"
 			  " ON CONFLICT (style_code) DO UPDATE SET product_gid = EXCLUDED.product_gid,"
-			  "   custom_id = EXCLUDED.custom_id, status = EXCLUDED.status, synced_at = pg_catalog.now()",
+			  "   custom_id = EXCLUDED.custom_id, status = EXCLUDED.status, synced_at = pg_catalog.now(),"
+			  "   published_at = CASE WHEN product_link.product_gid = EXCLUDED.product_gid"
+			  "                       THEN product_link.published_at END",
 			  3, t3, v, SPI_OK_INSERT);
 	if (!st->exists)
 		return;					/* hidden: variants and stock left as they are */
