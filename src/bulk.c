@@ -791,6 +791,9 @@ resume_runs(MemoryContext cxt)
 		}
 		state = complete_run(run_id, gid, items, styles, n, ok, &error);
 		MemoryContextSwitchTo(cxt);
+		/* their links are recorded: publish them now (a failure is retried per call) */
+		kcs_product_publish_after_bulk(items, styles, ok, n);
+		MemoryContextSwitchTo(cxt);
 		/* the rows went back to pending when this life started: no acks */
 		finish_run(run_id, 0, false, items, ok, n, state, error);
 	}

@@ -507,7 +507,9 @@ record_product(ProductWork *w)
 	exec_args("INSERT INTO kcloud_shopify.product_link (style_code, product_gid, custom_id, status)"
 			  " VALUES ($1, $2, $1, $3)"
 			  " ON CONFLICT (style_code) DO UPDATE SET product_gid = EXCLUDED.product_gid,"
-			  "   custom_id = EXCLUDED.custom_id, status = EXCLUDED.status, synced_at = pg_catalog.now()",
+			  "   custom_id = EXCLUDED.custom_id, status = EXCLUDED.status, synced_at = pg_catalog.now(),"
+			  "   published_at = CASE WHEN product_link.product_gid = EXCLUDED.product_gid"
+			  "                       THEN product_link.published_at END",
 			  3, t3, v, SPI_OK_INSERT);
 	if (!st->exists)
 		return;					/* hidden: variants and stock left as they are */
@@ -608,6 +610,8 @@ typedef enum PubLookup
 /* shop that had no Online Store publication, and when it was last asked */
 static char *pub_none_shop = NULL;
 static TimestampTz pub_none_at = 0;
+/* when Shopify last refused a publish request outright (e.g. scope missing) */
+static TimestampTz pub_refused_at = 0;
 
 /*
  * The Online Store publication's GID for the connected shop: from settings
@@ -803,6 +807,10 @@ publish_products(ProductWork *work, int n, MemoryContext cxt, bool *ok)
 	MemoryContextSwitchTo(cxt);
 	if (ncand == 0)
 		return;
+	/* refused outright lately: do not send a doomed request per batch */
+	if (pub_refused_at != 0 &&
+		!TimestampDifferenceExceeds(pub_refused_at, GetCurrentTimestamp(), 3600 * 1000))
+		return;
 
 	lk = online_store_publication(&pub);
 	MemoryContextSwitchTo(cxt);
@@ -830,6 +838,7 @@ publish_products(ProductWork *work, int n, MemoryContext cxt, bool *ok)
 		char	   *query;
 		KcsReply	reply;
 		bool		bad_pub = false;
+		bool		refused;
 
 		kcs_doc_init(&doc);
 		while (start < ncand && doc.n < KCS_MAX_ALIASES &&
@@ -848,10 +857,16 @@ publish_products(ProductWork *work, int n, MemoryContext cxt, bool *ok)
 
 			if (reply.outcome == KCS_PERMANENT)
 			{
-				/* e.g. no write_publications scope: the product sync stands */
+				/*
+				 * e.g. no write_publications scope: the product sync stands;
+				 * publishing is tried again in an hour
+				 */
 				if (i == 0)
-					elog(LOG, "kcloud_shopify: publishing %d products on the Online Store failed: %s",
-						 doc.n, reply.error ? reply.error : "?");
+					ereport(LOG,
+							(errmsg("kcloud_shopify: publishing %d products on the Online Store failed: %s",
+									doc.n, reply.error ? reply.error : "?"),
+							 errdetail("Products are not published for an hour; their styles' next sync after that publishes them.")));
+				pub_refused_at = GetCurrentTimestamp();
 				continue;
 			}
 			if (reply.outcome != KCS_OK)
@@ -879,8 +894,11 @@ publish_products(ProductWork *work, int n, MemoryContext cxt, bool *ok)
 				continue;
 			done[first + i] = true;
 		}
+		refused = reply.outcome == KCS_PERMANENT;
 		kcs_reply_free(&reply);
 		kcs_doc_free(&doc);
+		if (refused)
+			break;
 		if (bad_pub)
 		{
 			forget_publication();

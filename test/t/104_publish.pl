@@ -128,6 +128,15 @@ ok(KcsTest::wait_for_sync($node, 30), 'the adopting style synced');
 is(sql("SELECT product_gid FROM kcloud_shopify.product_link WHERE style_code = 'ADOPT'"), $made_id, 'the product was adopted');
 is(published('ADOPT'), 'true', 'the adopted product is published');
 
+# --- a product deleted in Shopify is made again, and published again ---
+my $lgid = sql("SELECT product_gid FROM kcloud_shopify.product_link WHERE style_code = 'LATER'");
+my $del = $sim->graphql('mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId userErrors { message } } }', { id => $lgid });
+is($del->{data}{productDelete}{deletedProductId}, $lgid, "LATER's product deleted in Shopify");
+touch_style('LATER', 'a CI change to the style whose product was deleted');
+ok(KcsTest::poll_until($node, "SELECT product_gid <> '$lgid' FROM kcloud_shopify.product_link WHERE style_code = 'LATER'", 't', 60),
+	'the style is linked to a new product');
+is(published('LATER'), 'true', 'the new product is published');
+
 # --- publish requests fail: retried, and the product ends published ---
 $sim->config(faults => { error503 => 1, operations => ['publishablePublish'] });
 sql("INSERT INTO ci.style (style_code, description, retail_price, internet_active, brand_code) VALUES ('RETRY', 'Retried tee', 30.00, true, 'CAFE')");

@@ -149,11 +149,45 @@ ok(KcsTest::poll_until($node, "SELECT state FROM kcloud_shopify.bulk_run ORDER B
 	'a run without a bulk operation is marked abandoned');
 is(sql("SELECT count(*) FROM kcloud_shopify.bulk_run WHERE state NOT IN ('done', 'abandoned')"), '0', 'no unfinished run left');
 
+# publishing after a bulk run fails: those styles go back to ordinary calls, which publish them.
+# Three products off the Online Store and never published by us (published_at NULL).
+my @unpub = split /,/, sql("SELECT string_agg(style_code, ',' ORDER BY style_code) FROM"
+	. " (SELECT style_code FROM kcloud_shopify.product_link ORDER BY style_code DESC LIMIT 3) x");
+my $ONLINE = 'gid://shopify/Publication/1';
+sub published_on
+{
+	my ($style) = @_;
+	my $g = sql("SELECT product_gid FROM kcloud_shopify.product_link WHERE style_code = '$style'");
+	my $r = $sim->graphql('query($id: ID!, $p: ID!) { product(id: $id) { publishedOnPublication(publicationId: $p) } }',
+		{ id => $g, p => $ONLINE });
+	return $r->{data}{product}{publishedOnPublication} ? 1 : 0;
+}
+sql("SELECT kcloud_shopify.pause('bulk publish test')");
+for my $s (@unpub)
+{
+	my $g = sql("SELECT product_gid FROM kcloud_shopify.product_link WHERE style_code = '$s'");
+	$sim->graphql('mutation($id: ID!, $p: ID!) { publishableUnpublish(id: $id, input: [{publicationId: $p}]) { userErrors { message } } }',
+		{ id => $g, p => $ONLINE });
+}
+sql("UPDATE kcloud_shopify.product_link SET published_at = NULL WHERE style_code = ANY (string_to_array('" . join(',', @unpub) . "', ','))");
+is(join('', map { published_on($_) } @unpub), '000', 'three products off the Online Store, never published by us');
+$sim->config(faults => { error503 => 1, operations => ['publishablePublish'] });
+cmp_ok(sql("SELECT kcloud_shopify.resync_products()"), '>', 10, 'resync_products() while publishing fails');
+sql("SELECT kcloud_shopify.resume()");
+ok(KcsTest::poll_until($node, "SELECT count(*) FROM kcloud_shopify.bulk_run WHERE state = 'done'", '3', 120),
+	'a third bulk run finished');
+is(sql("SELECT linked || '/' || fell_back FROM kcloud_shopify.bulk_run WHERE state = 'done' ORDER BY run_id DESC LIMIT 1"),
+	"$web/3", 'every line linked; the three styles whose publish failed went back to ordinary calls');
+$sim->config(faults => {});
+ok(KcsTest::wait_for_sync($node, 120), 'the ordinary calls drained once publishing works');
+is(join('', map { published_on($_) } @unpub), '111', 'the three products end published on the Online Store');
+is(sql("SELECT count(*) FROM kcloud_shopify.product_link WHERE published_at IS NULL"), '0', 'published_at recorded');
+
 # threshold 0: off
 sql("SELECT kcloud_shopify.set_bulk_threshold(0)");
 sql("SELECT kcloud_shopify.resync_products()");
 ok(KcsTest::wait_for_sync($node, 120), 'resync with the bulk path off drained');
-is(scalar(@{ $sim->state->{bulkOperations} }), 2, 'threshold 0: ordinary calls only');
+is(scalar(@{ $sim->state->{bulkOperations} }), 3, 'threshold 0: ordinary calls only');
 is(sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'no failures at the end')
   or diag(sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
 done_testing();
