@@ -64,6 +64,7 @@ typedef struct Branch
 	bool		new_link;		/* store gid after the batch */
 	bool		activated;		/* queue its stock again after the batch */
 	bool		levels_gone;	/* Shopify's levels there were removed */
+	bool		link_active;	/* location_link.active: the state last recorded as sent */
 } Branch;
 
 static const char *Q_LOOKUP =
@@ -134,7 +135,7 @@ load_branches(KcsItem *items, int n, Branch *br)
 	kcs_xact_begin();
 	if (SPI_execute_with_args("SELECT k.ord::int, b.branch_code IS NOT NULL, b.name, b.address1, "
 							  "b.address2, b.city, b.postcode, upper(b.country_code::text), b.phone, "
-							  "b.active, b.web_stock, l.location_gid, l.adopted "
+							  "b.active, b.web_stock, l.location_gid, l.adopted, COALESCE(l.active, false) "
 							  "FROM unnest($1::text[]) WITH ORDINALITY AS k(code, ord) "
 							  "LEFT JOIN ci.branch b ON b.branch_code::text = k.code "
 							  "LEFT JOIN kcloud_shopify.location_link l ON l.branch_code = k.code",
@@ -165,6 +166,7 @@ load_branches(KcsItem *items, int n, Branch *br)
 		b->web_stock = get_bool(tup, td, 11);
 		b->gid = dup_or_null(cxt, tup, td, 12);
 		b->adopted = get_bool(tup, td, 13);
+		b->link_active = get_bool(tup, td, 14);
 	}
 	kcs_xact_commit();
 }
@@ -521,6 +523,17 @@ sync_one(KcsItem *it, Branch *b)
 		kcs_reply_free(&reply);
 	}
 
+	/*
+	 * An earlier attempt's (de)activation reached Shopify but never our link
+	 * (its reply lost, the worker killed before recording): Shopify dropped
+	 * the location's levels all the same, so forget ours and, on
+	 * reactivation, send the stock again -- as if this attempt had done it.
+	 */
+	if (b->gid && !b->new_link && is_active == want_active && b->link_active != want_active)
+	{
+		b->activated = want_active;
+		b->levels_gone = true;
+	}
 	if (is_active && !want_active)
 	{
 		b->levels_gone = true;	/* even if only partly emptied */

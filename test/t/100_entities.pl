@@ -114,6 +114,17 @@ $E->sql("UPDATE ci.branch SET active = true WHERE branch_code = 'WLG'");
 ok(KcsTest::wait_for_sync($node, 60), 'branch reactivation synced');
 $E->check_all('after a branch closed and reopened');
 
+# --- the same, with the reactivation's reply lost after Shopify applied it:
+#     the retry finds the location active already and must still send its stock ---
+$E->sql("UPDATE ci.branch SET active = false WHERE branch_code = 'WLG'");
+ok(KcsTest::wait_for_sync($node, 60), 'branch closed again');
+$sim->config(faults => { applyThenDrop => 1, operations => ['locationActivate'] });
+$E->sql("UPDATE ci.branch SET active = true WHERE branch_code = 'WLG'");
+ok(KcsTest::wait_for_sync($node, 60), 'reactivation with its reply lost synced');
+ok(($sim->counters->{faults}{applyThenDrop} // 0) > 0, 'the activation was applied and its reply dropped');
+$sim->config(faults => { applyThenDrop => 0, operations => [] });
+$E->check_all('after a reactivation whose reply was lost');
+
 is($E->sql("SELECT count(*) FROM kcloud_shopify.failures"), '0', 'still no failures')
   or diag($E->sql("SELECT kind, ci_key, error FROM kcloud_shopify.failures"));
 done_testing();
