@@ -1035,6 +1035,29 @@ kcs_product_record_bulk(KcsItem *item, KcsStyle *st, json_t *payload)
 }
 
 /*
+ * The work list for a step after a bulk run (bulk.c): one entry per style
+ * of the run, in a context of its own (*cxt, current on return; the caller
+ * switches back and deletes it).
+ */
+static ProductWork *
+bulk_work(KcsItem *items, KcsStyle **styles, int n, MemoryContext *cxt)
+{
+	ProductWork *work;
+	int			i;
+
+	callercxt = CurrentMemoryContext;
+	*cxt = AllocSetContextCreate(callercxt, "kcloud_shopify after bulk", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(*cxt);
+	work = palloc0(sizeof(ProductWork) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		work[i].item = &items[i];
+		work[i].st = styles[i];
+	}
+	return work;
+}
+
+/*
  * bulk.c: after a bulk run's lines were recorded, the metafields of the
  * linked styles among them (their bulk productSet went by id without the
  * metafield list, which would have deleted the merchant's metafields):
@@ -1050,17 +1073,11 @@ kcs_product_metafields_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, i
 {
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext cxt;
-	ProductWork *work;
+	ProductWork *work = bulk_work(items, styles, n, &cxt);
 	int			i;
 
-	callercxt = outer;
-	cxt = AllocSetContextCreate(outer, "kcloud_shopify bulk metafields", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	work = palloc0(sizeof(ProductWork) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		work[i].item = &items[i];
-		work[i].st = styles[i];
 		work[i].product_ok = true;
 		work[i].send = ok[i] && styles[i]->exists && styles[i]->product_gid != NULL;
 	}
@@ -1092,17 +1109,11 @@ kcs_product_publish_after_bulk(KcsItem *items, KcsStyle **styles, bool *ok, int 
 {
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext cxt;
-	ProductWork *work;
+	ProductWork *work = bulk_work(items, styles, n, &cxt);
 	int			i;
 
-	callercxt = outer;
-	cxt = AllocSetContextCreate(outer, "kcloud_shopify bulk publish", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	work = palloc0(sizeof(ProductWork) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		work[i].item = &items[i];
-		work[i].st = styles[i];
 		/* recorded lines; their link rows say which are ACTIVE and unpublished */
 		work[i].product_ok = ok[i];
 		work[i].product_gid = "";
